@@ -1,0 +1,428 @@
+"""Safetensors checkpoint I/O: atomic folders, shard reading/writing, model cards, load/save, hashing.
+
+This module is the project's one place that touches weight files. Everything that writes to disk writes
+atomically (a temporary sibling that is renamed into place) and returns the path it wrote. Pickled
+``.bin`` weights are refused on purpose: unpickling can run arbitrary code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+WEIGHTS_NAME = "model.safetensors"
+INDEX_NAME = "model.safetensors.index.json"
+CONFIG_NAME = "config.json"
+CARD_NAME = "README.md"
+SAFETENSORS_METADATA = {"format": "pt"}
+RECIPE_CONFIG_KEY = "depth_up_scaling"
+"""Config attribute where layer surgery (see :mod:`solar_utils.dus`) records its recipe."""
+
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_SIZE_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".gguf")
+_NOT_AUX = {CONFIG_NAME, CARD_NAME, INDEX_NAME, "pytorch_model.bin.index.json"}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder is missing, incomplete or corrupt; the message names the problem and the fix."""
+
+
+def parse_size(size: int | str) -> int:
+    """Bytes in ``size``: an int or a string like ``"5GB"``, ``"200MB"`` (decimal, as the hub) or ``"1.5GiB"``."""
+    if isinstance(size, int) and not isinstance(size, bool):
+        value = size
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]I?B|B)?\s*", str(size), flags=re.IGNORECASE)
+        if not match:
+            raise ValueError(f"cannot read size {size!r}; use an int of bytes or a string like '5GB' or '200MB'.")
+        value = int(float(match[1]) * _SIZE_UNITS[(match[2] or "").upper()])
+    if value <= 0:
+        raise ValueError(f"size must be positive, got {size!r}.")
+    return value
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Atomic writing
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _sibling(path: Path, tag: str) -> Path:
+    """A fresh hidden name next to ``path`` (created by the caller with default, umask-respecting permissions)."""
+    return path.with_name(f".{path.name}.{tag}-{uuid.uuid4().hex[:12]}")
+
+
+def _refuse_existing(dst: Path, overwrite: bool) -> None:
+    if dst.exists() and not overwrite:
+        raise FileExistsError(f"{dst} already exists; pass overwrite=True to replace it, or choose another path.")
+
+
+@contextlib.contextmanager
+def atomic_dir(dst: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder next to ``dst``; rename it to ``dst`` on success, delete it on error.
+
+    No half-written folder ever appears at ``dst``. An existing ``dst`` is replaced only with ``overwrite=True``
+    (checked before and after the body runs, so a clash fails fast).
+    """
+    dst = Path(dst)
+    _refuse_existing(dst, overwrite)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _sibling(dst, "tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+        _refuse_existing(dst, overwrite)
+        if dst.exists():
+            old = _sibling(dst, "old")
+            os.replace(dst, old)
+            os.replace(tmp, dst)
+            if old.is_dir():
+                shutil.rmtree(old)
+            else:
+                old.unlink()
+        else:
+            os.replace(tmp, dst)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _sibling(path, "tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented, key-sorted JSON to ``path`` atomically; return ``path``."""
+    return _write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Reading
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _shard_keys(shard: Path) -> set[str]:
+    """The tensor names in a safetensors file's header (the header is validated against the file size)."""
+    try:
+        with safe_open(shard, framework="pt") as f:
+            return set(f.keys())
+    except Exception as exc:  # safetensors raises its own error type for every header problem
+        raise CheckpointError(
+            f"{shard} is not a valid safetensors file (corrupt or truncated header: {exc}); "
+            "re-download or re-save the checkpoint."
+        ) from exc
+
+
+def _require_dir(src_dir: str | os.PathLike) -> Path:
+    src = Path(src_dir)
+    if not src.is_dir():
+        raise CheckpointError(f"checkpoint folder {src} does not exist; check the path or run the stage writing it.")
+    return src
+
+
+def _read_index(src: Path) -> dict[str, Path]:
+    try:
+        weight_map = json.loads((src / INDEX_NAME).read_text(encoding="utf-8"))["weight_map"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{src / INDEX_NAME} is not a valid shard index ({exc}); re-save the model.") from exc
+    by_shard: dict[str, set[str]] = {}
+    for name, shard in weight_map.items():
+        by_shard.setdefault(shard, set()).add(name)
+    for shard, names in sorted(by_shard.items()):
+        path = src / shard
+        if not path.is_file():
+            raise CheckpointError(
+                f"{INDEX_NAME} in {src} names shard {shard!r}, which is missing; the checkpoint is incomplete: "
+                "re-download or re-save it."
+            )
+        keys = _shard_keys(path)
+        if keys != names:
+            diff = sorted(keys ^ names)[:5]
+            raise CheckpointError(
+                f"shard {path} disagrees with {INDEX_NAME} (e.g. {diff}); the index and shards come from "
+                "different saves: re-download or re-save the checkpoint."
+            )
+    return {name: src / shard for name, shard in weight_map.items()}
+
+
+def checkpoint_files(src_dir: str | os.PathLike) -> dict[str, Path]:
+    """Map each weight name to its safetensors file, from ``model.safetensors.index.json`` or ``model.safetensors``.
+
+    Raises :class:`CheckpointError` for a missing folder, no safetensors weights (``.bin`` pickles are refused on
+    purpose), an index naming a missing shard, shard keys disagreeing with the index, or a corrupt header.
+    """
+    src = _require_dir(src_dir)
+    if (src / INDEX_NAME).is_file():
+        return _read_index(src)
+    single = src / WEIGHTS_NAME
+    if single.is_file():
+        return {name: single for name in sorted(_shard_keys(single))}
+    pickles = sorted(p.name for p in src.glob("*.bin"))
+    hint = (
+        f" It holds pickled weights ({', '.join(pickles[:3])}), which are refused on purpose (unpickling can run "
+        "code): convert them once in a trusted environment with save_pretrained(..., safe_serialization=True)."
+        if pickles
+        else " Save the model with save_model() or save_pretrained()."
+    )
+    raise CheckpointError(f"no safetensors weights ({WEIGHTS_NAME} or {INDEX_NAME}) in {src}.{hint}")
+
+
+def read_config(src_dir: str | os.PathLike) -> dict[str, Any]:
+    """The checkpoint's ``config.json`` as a dict, with a clear error when it is missing or unreadable."""
+    path = _require_dir(src_dir) / CONFIG_NAME
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{path} is missing; a checkpoint needs its config: re-save it (save_model).") from exc
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path} is not valid JSON ({exc}); re-save the checkpoint.") from exc
+
+
+def iter_shard_tensors(src_dir: str | os.PathLike) -> Iterator[tuple[str, torch.Tensor]]:
+    """Yield ``(name, tensor)`` for every weight, one shard at a time (only one shard is open at once).
+
+    The tensors are zero-copy views of the shard's memory map: clone any you keep beyond the next shard.
+    """
+    by_shard: dict[Path, list[str]] = {}
+    for name, shard in checkpoint_files(src_dir).items():
+        by_shard.setdefault(shard, []).append(name)
+    for shard, names in sorted(by_shard.items()):
+        with safe_open(shard, framework="pt") as f:
+            for name in sorted(names):
+                yield name, f.get_tensor(name)
+
+
+def read_tensor(shard: str | os.PathLike, name: str) -> torch.Tensor:
+    """One tensor as an owned copy; the file's memory map is released on return, so touched pages do not pile up."""
+    with safe_open(shard, framework="pt") as f:
+        return f.get_tensor(name).clone()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Writing
+# ----------------------------------------------------------------------------------------------------------
+
+
+class ShardWriter:
+    """Write tensors into safetensors shards named exactly as transformers names them.
+
+    ``add`` tensors in order; a shard is flushed to disk when the next tensor would push it past
+    ``max_shard_size`` (a tensor larger than that gets a shard of its own), so peak memory is about one shard.
+    ``close`` renames the shards to ``model-0000k-of-0000N.safetensors`` and writes
+    ``model.safetensors.index.json``, or writes a single ``model.safetensors``. Usable as a context manager
+    (closes on success).
+    """
+
+    def __init__(self, dst_dir: str | os.PathLike, max_shard_size: int | str = "5GB") -> None:
+        self.dst_dir = Path(dst_dir)
+        self.dst_dir.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = parse_size(max_shard_size)
+        self._pending: dict[str, torch.Tensor] = {}
+        self._pending_storages: set[int] = set()
+        self._pending_bytes = 0
+        self._shard_names: list[list[str]] = []
+        self._seen: set[str] = set()
+        self._total_bytes = 0
+        self._total_params = 0
+        self._closed = False
+
+    def _part(self, k: int) -> Path:
+        return self.dst_dir / f".partial-{k:05d}.safetensors"
+
+    def add(self, name: str, tensor: torch.Tensor) -> None:
+        """Queue ``tensor`` under ``name``; flush the current shard first if it would overflow."""
+        if self._closed:
+            raise RuntimeError("ShardWriter is closed; create a new one to write more tensors.")
+        if name in self._seen:
+            raise ValueError(f"tensor {name!r} was already added; weight names must be unique.")
+        if tensor.device.type == "meta":
+            raise ValueError(f"tensor {name!r} is on the meta device and has no data; materialise the model first.")
+        nbytes = tensor.numel() * tensor.element_size()
+        if self._pending and self._pending_bytes + nbytes > self.max_bytes:
+            self._flush()
+        tensor = tensor.detach().to("cpu").contiguous()
+        storage = tensor.untyped_storage().data_ptr()
+        if storage in self._pending_storages:  # e.g. one mmap-backed tensor read twice; safetensors refuses aliases
+            tensor = tensor.clone()
+            storage = tensor.untyped_storage().data_ptr()
+        self._seen.add(name)
+        self._pending[name] = tensor
+        self._pending_storages.add(storage)
+        self._pending_bytes += nbytes
+        self._total_bytes += nbytes
+        self._total_params += tensor.numel()
+
+    def _flush(self) -> None:
+        save_file(self._pending, self._part(len(self._shard_names)), metadata=SAFETENSORS_METADATA)
+        self._shard_names.append(list(self._pending))
+        self._pending = {}
+        self._pending_storages = set()
+        self._pending_bytes = 0
+
+    def close(self) -> Path:
+        """Write the last shard, give the shards their final names, write the index; return the folder."""
+        if self._closed:
+            return self.dst_dir
+        if self._pending or not self._shard_names:
+            self._flush()
+        self._closed = True
+        count = len(self._shard_names)
+        if count == 1:
+            os.replace(self._part(0), self.dst_dir / WEIGHTS_NAME)
+            return self.dst_dir
+        weight_map = {}
+        for k, names in enumerate(self._shard_names):
+            final = f"model-{k + 1:05d}-of-{count:05d}.safetensors"
+            os.replace(self._part(k), self.dst_dir / final)
+            weight_map.update(dict.fromkeys(names, final))
+        metadata = {"total_parameters": self._total_params, "total_size": self._total_bytes}
+        write_json_atomic(self.dst_dir / INDEX_NAME, {"metadata": metadata, "weight_map": weight_map})
+        return self.dst_dir
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+
+
+def copy_aux_files(src: str | os.PathLike, dst: str | os.PathLike) -> list[Path]:
+    """Copy every top-level file of ``src`` that is not weights, an index, ``config.json`` or ``README.md``.
+
+    That is the tokenizer files, ``chat_template.jinja``, ``generation_config.json``, special tokens maps...
+    Returns the copied paths.
+    """
+    src, dst = _require_dir(src), Path(dst)
+    copied = []
+    for path in sorted(src.iterdir()):
+        if path.is_file() and not path.name.startswith(".") and path.name not in _NOT_AUX:
+            if not path.name.endswith(_WEIGHT_SUFFIXES):
+                copied.append(Path(shutil.copy2(path, dst / path.name)))
+    return copied
+
+
+def _ranges(values: list[int]) -> str:
+    """``[0, 1, 2, 5, 6]`` -> ``"0–2, 5–6"``: a readable form of a layer map."""
+    runs: list[list[int]] = []
+    for v in values:
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
+
+
+def _recipe_line(key: str, value: Any) -> str:
+    if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return f"- **{key}**: {_ranges(value)} ({len(value)} entries)"
+    return f"- **{key}**: {json.dumps(value) if isinstance(value, (dict, list)) else value}"
+
+
+def write_model_card(dst: str | os.PathLike, title: str, recipe: Mapping[str, Any], base: str | None = None) -> Path:
+    """Write ``dst/README.md``: YAML front matter (library_name, tags, base_model) and a readable recipe section."""
+    front: dict[str, Any] = {"library_name": "transformers", "tags": ["solar-dus"]}
+    if "method" in recipe:
+        front["tags"].append(str(recipe["method"]))
+    if base:
+        front["base_model"] = base
+    lines = ["---", yaml.safe_dump(front, sort_keys=False).strip(), "---", "", f"# {title}", ""]
+    if base:
+        lines += [f"Built from `{base}`.", ""]
+    lines += ["## Recipe", "", *(_recipe_line(k, v) for k, v in recipe.items()), ""]
+    return _write_text_atomic(Path(dst) / CARD_NAME, "\n".join(lines))
+
+
+def default_card(config: Any) -> dict[str, Any] | None:
+    """A model card for a model whose config records a layer-surgery recipe (see :mod:`solar_utils.dus`), else None."""
+    recipe = getattr(config, RECIPE_CONFIG_KEY, None)
+    if not recipe:
+        return None
+    title = f"{recipe['method']}: {recipe['n']} → {len(recipe['layer_map'])} layers"
+    return {"title": title, "recipe": recipe, "base": None}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Models
+# ----------------------------------------------------------------------------------------------------------
+
+
+def save_model(
+    model: Any,
+    dst: str | os.PathLike,
+    tokenizer: Any = None,
+    card: dict[str, Any] | None = None,
+    max_shard_size: int | str = "5GB",
+    overwrite: bool = False,
+) -> Path:
+    """Save ``model`` (safetensors), ``tokenizer`` and a model card to ``dst`` atomically; return ``dst``.
+
+    ``card`` holds :func:`write_model_card`'s keyword arguments; by default a card is written when the config
+    records a layer-surgery recipe.
+    """
+    card = card if card is not None else default_card(model.config)
+    with atomic_dir(dst, overwrite=overwrite) as tmp:
+        model.save_pretrained(tmp, max_shard_size=max_shard_size)  # transformers 5 writes safetensors only
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+        if card is not None:
+            write_model_card(tmp, **card)
+    return Path(dst)
+
+
+def load_model(src: str | os.PathLike, **kwargs: Any) -> Any:
+    """Validate the checkpoint folder, then ``AutoModelForCausalLM.from_pretrained`` (never remote code)."""
+    from transformers import AutoModelForCausalLM
+
+    if kwargs.pop("trust_remote_code", False):
+        raise ValueError("load_model never runs remote code; remove trust_remote_code=True.")
+    read_config(src)
+    checkpoint_files(src)
+    return AutoModelForCausalLM.from_pretrained(src, trust_remote_code=False, **kwargs)
+
+
+def _tensor_digest(name: str, tensor: torch.Tensor) -> str:
+    if tensor.device.type == "meta":
+        raise ValueError(f"tensor {name!r} is on the meta device; there is nothing to hash.")
+    data = tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8)
+    digest = hashlib.sha256(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+    digest.update(memoryview(data.numpy()))
+    return digest.hexdigest()
+
+
+def weights_sha256(model_or_dir: Any) -> str:
+    """SHA-256 over all weights (name, dtype, shape, bytes) in name order.
+
+    A model and the checkpoint ``save_model`` writes from it hash the same (tied copies are skipped exactly as
+    ``save_pretrained`` skips them). A folder is read one shard at a time.
+    """
+    if isinstance(model_or_dir, (str, os.PathLike)):
+        tensors: Iterable[tuple[str, torch.Tensor]] = iter_shard_tensors(model_or_dir)
+    else:
+        from transformers.modeling_utils import remove_tied_weights_from_state_dict
+
+        tensors = remove_tied_weights_from_state_dict(model_or_dir.state_dict(), model_or_dir).items()
+    digests = sorted(f"{name} {_tensor_digest(name, tensor)}" for name, tensor in tensors)
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()

@@ -1,0 +1,90 @@
+"""The tiny pipeline end to end: every notebook runs once through ``solar-repro run`` (a session fixture),
+then each stage's ``metrics.json``, manifest and artifacts are checked.
+
+Set ``SOLAR_TEST_RUN_DIR`` to check an existing run folder instead of executing the notebooks again.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from transformers import AutoConfig, AutoModelForCausalLM
+
+from solar_utils.runner import run_pipeline
+
+pytestmark = pytest.mark.notebooks
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory) -> Path:
+    existing = os.environ.get("SOLAR_TEST_RUN_DIR")
+    if existing:
+        return Path(existing)
+    out = tmp_path_factory.mktemp("tiny_run")
+    run_pipeline("tiny", out, seed=1234, notebooks_dir=Path(__file__).parent.parent / "notebooks")
+    return out
+
+
+def metrics(run_dir: Path, stage: str) -> dict:
+    return json.loads((run_dir / stage / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("stage", ["00_base_model", "01_depth_up_scaling"])
+def test_every_stage_writes_a_manifest(run_dir, stage):
+    manifest = json.loads((run_dir / stage / "manifest.json").read_text())
+    assert manifest["seed"] == 1234 and manifest["preset"]["name"] == "tiny"
+    assert manifest["versions"]["torch"].startswith("2.") and manifest["versions"]["transformers"]
+    assert manifest["wall_time_s"] > 0 and manifest["peak_rss_mb"] > 100
+    assert all(len(h) == 64 for h in manifest["data_sha256"].values()) and manifest["data_sha256"]
+    assert (run_dir / stage / f"{stage}.ipynb").is_file()
+
+
+def test_base_model_learned(run_dir):
+    loss = metrics(run_dir, "00_base_model")["heldout_loss"]
+    assert loss["base"] < 0.5 * loss["unigram"] < loss["untrained"]
+    curve = metrics(run_dir, "00_base_model")["pretrain"]["curve"]
+    assert curve[-1][1] < curve[0][1]
+    assert (run_dir / "00_base_model" / "loss_curve.png").stat().st_size > 10_000
+
+
+def test_base_model_is_a_standard_checkpoint(run_dir):
+    model_dir = run_dir / "00_base_model" / "model"
+    assert not list(model_dir.glob("*.bin")) and list(model_dir.glob("*.safetensors"))
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    assert type(model).__name__ == "LlamaForCausalLM" and model.config.num_hidden_layers == 8
+    world = run_dir / "00_base_model" / "world"
+    for name in ("corpus/train.jsonl", "eval/arc.jsonl", "eval/gsm8k.jsonl", "MANIFEST.json"):
+        assert (world / name).is_file(), name
+
+
+def test_dus_drops_quality_and_identity_does_not(run_dir):
+    m = metrics(run_dir, "01_depth_up_scaling")
+    assert (m["n"], m["m"], m["s"]) == (8, 2, 12)
+    assert m["layer_map"] == [0, 1, 2, 3, 4, 5, 2, 3, 4, 5, 6, 7]
+    loss = m["heldout_loss"]
+    assert loss["dus"] > loss["base"] + 0.01
+    assert abs(loss["identity"] - loss["base"]) < 1e-5
+    assert m["m_sweep"]["0"] > loss["base"]
+    assert m["m_sweep"]["2"] == pytest.approx(loss["dus"], abs=1e-6)
+    assert m["streaming_equals_in_memory"] is True
+    for figure in ("layer_map.png", "variants.png", "m_sweep.png"):
+        assert (run_dir / "01_depth_up_scaling" / figure).stat().st_size > 10_000
+
+
+def test_dus_checkpoint_reloads_with_12_layers(run_dir):
+    model_dir = run_dir / "01_depth_up_scaling" / "model"
+    config = AutoConfig.from_pretrained(model_dir)
+    assert config.num_hidden_layers == 12
+    assert config.depth_up_scaling["layer_map"] == [0, 1, 2, 3, 4, 5, 2, 3, 4, 5, 6, 7]
+    assert "layer" in (model_dir / "README.md").read_text().lower()
+
+
+def test_paper_shape_parameter_counts(run_dir):
+    ref = metrics(run_dir, "01_depth_up_scaling")["reference"]
+    assert (ref["base"], ref["dus"], ref["layers"]) == (7_241_732_096, 10_731_524_096, 48)
+
+
+def test_summary_lists_every_stage(run_dir):
+    summary = (run_dir / "summary.md").read_text()
+    assert "## 00_base_model" in summary and "## 01_depth_up_scaling" in summary
