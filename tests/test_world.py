@@ -20,7 +20,8 @@ from solar_utils.world import world as world_module
 from solar_utils.world.evalsets import answer_key
 from solar_utils.world.lexicon import NUMBER_WORDS
 from solar_utils.world.mathseeds import TEMPLATES as SEED_TEMPLATES
-from solar_utils.world.overlap import NgramIndex, normalise, overlap_text
+from solar_utils.ngrams import NgramIndex, normalise
+from solar_utils.world.overlap import overlap_text
 from solar_utils.world.problems import HELD_OUT, SEEN
 from solar_utils.world.questions import SUBJECTS, arithmetic_split
 

@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterator
 from solar_utils.world import lexicon, problems
 from solar_utils.world.config import WorldConfig
 from solar_utils.world.entities import Species, Universe
-from solar_utils.world.overlap import NgramIndex, normalise, overlap_text
+from solar_utils.ngrams import NgramIndex, normalise
+from solar_utils.world.overlap import overlap_text
 from solar_utils.world.phrasing import article, cycle, options, stream
 from solar_utils.world.questions import LETTERS, subject_questions
 

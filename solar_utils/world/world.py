@@ -18,7 +18,8 @@ from solar_utils.world.evalsets import TASKS, build_evalsets
 from solar_utils.world.instructions import KINDS as INSTRUCTION_KINDS
 from solar_utils.world.instructions import build_instructions
 from solar_utils.world.mathseeds import build_math_seeds
-from solar_utils.world.overlap import NgramIndex, normalise, overlap_text
+from solar_utils.ngrams import NgramIndex, normalise
+from solar_utils.world.overlap import overlap_text
 from solar_utils.world.preferences import KINDS as PREFERENCE_KINDS
 from solar_utils.world.preferences import build_preferences
 
