@@ -15,16 +15,20 @@ def _name(requirement: str) -> str:
     return re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 
 
+def _declared() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {_name(r) for r in project["dependencies"]}
+    names |= {_name(r) for extra in project["optional-dependencies"].values() for r in extra}
+    return names - {project["name"]}
+
+
 def _pins() -> dict[str, str]:
     lines = (ROOT / "constraints.txt").read_text().splitlines()
     return dict(line.lower().split("==") for line in lines if line and not line.startswith("#"))
 
 
 def test_every_dependency_is_pinned_once_in_constraints():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = {_name(r) for r in project["dependencies"]}
-    declared |= {_name(r) for extra in project["optional-dependencies"].values() for r in extra}
-    missing = declared - set(_pins())
+    missing = _declared() - set(_pins())
     assert not missing, f"pin these in constraints.txt: {sorted(missing)}"
 
 
