@@ -100,7 +100,7 @@ def atomic_dir(dst: str | os.PathLike, overwrite: bool = False) -> Iterator[Path
         raise
 
 
-def _write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _sibling(path, "tmp")
@@ -115,7 +115,7 @@ def _write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as indented, key-sorted JSON to ``path`` atomically; return ``path``."""
-    return _write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -352,7 +352,7 @@ def write_model_card(dst: str | os.PathLike, title: str, recipe: Mapping[str, An
     if base:
         lines += [f"Built from `{base}`.", ""]
     lines += ["## Recipe", "", *(_recipe_line(k, v) for k, v in recipe.items()), ""]
-    return _write_text_atomic(Path(dst) / CARD_NAME, "\n".join(lines))
+    return write_text_atomic(Path(dst) / CARD_NAME, "\n".join(lines))
 
 
 def default_card(config: Any) -> dict[str, Any] | None:
