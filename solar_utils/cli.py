@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from solar_utils.config import PresetError
+from solar_utils.evaluation.cli import register as register_eval
 from solar_utils.runner import RunFailed, run_pipeline
 
 
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebooks' own)")
     run.add_argument("--log-output", action="store_true", help="stream the notebooks' output to the terminal")
     run.set_defaults(func=_run)
+    register_eval(commands)
     return parser
 
 

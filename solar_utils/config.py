@@ -93,6 +93,8 @@ class PretrainConfig:
     eval_every: int = 50
     eval_blocks: int = 48
     save_every: int = 200
+    gradient_checkpointing: bool = False
+    eval_on_start: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,115 @@ class DUSConfig:
 
 
 @dataclass(frozen=True)
+class AdapterConfig:
+    """How a stage trains: all weights (``full``), LoRA adapters, or LoRA on a 4-bit base (``qlora``).
+
+    ``target_modules: all-linear`` puts adapters on every linear layer but the output head (peft's rule);
+    ``qlora`` loads the base as 4-bit ``quant_type`` with double quantization, computing in bf16 on GPUs
+    (float32 on CPUs). After training the adapters are merged back into a standard checkpoint."""
+
+    method: Literal["full", "lora", "qlora"] = "full"
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.0
+    target_modules: str | list[str] = "all-linear"
+    quant_type: Literal["nf4", "fp4"] = "nf4"
+    double_quant: bool = True
+
+
+@dataclass(frozen=True)
+class ContinuedPretrainConfig:
+    """Continued pretraining of the DUS model (notebook 02): the Trainer recipe in ``train``, the main
+    ``adapter`` method, other methods to compare (each with ``lora_learning_rate`` when it trains adapters),
+    and how many mini-H6 items per task to evaluate (0 skips the evaluation)."""
+
+    train: PretrainConfig = field(default_factory=lambda: PretrainConfig(
+        max_steps=60, learning_rate=1e-3, warmup_steps=5, eval_every=5, eval_blocks=24, save_every=20,
+        eval_on_start=True))
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    compare: list[Literal["full", "lora", "qlora"]] = field(default_factory=lambda: ["lora", "qlora"])
+    lora_learning_rate: float = 3e-3
+    eval_limit: int = 100
+
+
+@dataclass(frozen=True)
+class MixtureSource:
+    """One instruction dataset of the SFT mixture (paper Table 1): where it is, its record ``schema``
+    (``alpaca``, ``openorca`` or ``math_instruct``), a sampling ``weight`` and the ``max_used`` cap.
+
+    ``kind: world`` reads ``<world>/<path>``; ``stage`` reads ``<run>/<path>`` (an earlier stage's output;
+    ``optional`` sources that are missing are skipped with a note); ``hub`` loads dataset ``path``."""
+
+    name: str
+    schema: str
+    kind: Literal["world", "stage", "hub"] = "world"
+    path: str = ""
+    split: str = "train"
+    weight: float = 1.0
+    max_used: int | None = None
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class MixtureVariant:
+    """A named SFT run on some of the mixture's sources (paper Table 3: v1 Alpaca, v2 +OpenOrca, ...)."""
+
+    name: str
+    sources: list[str]
+
+
+@dataclass(frozen=True)
+class InstructConfig:
+    """Instruction tuning with trl's ``SFTTrainer`` (notebook 04) on a weighted, capped dataset mixture.
+
+    ``heldout_per_source`` records of each source are kept apart to measure held-out instruction loss;
+    ``main`` names the variant saved as the stage's ``model``."""
+
+    sources: list[MixtureSource] = field(default_factory=list)
+    variants: list[MixtureVariant] = field(default_factory=list)
+    main: str = "v3"
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    max_steps: int = 60
+    batch_size: int = 8
+    max_length: int = 256
+    learning_rate: float = 1e-3
+    warmup_steps: int = 5
+    weight_decay: float = 0.0
+    eval_every: int = 20
+    save_every: int = 30
+    heldout_per_source: int = 32
+    gradient_checkpointing: bool = False
+    eval_limit: int = 100
+
+
+@dataclass(frozen=True)
+class MathSynthConfig:
+    """Synth. Math-Instruct / -Alignment (notebook 03): seeds, rephraser, verification and cleaning.
+
+    ``source: world`` takes seeds from the tiny world's ``math/seeds.jsonl`` and decontaminates against its
+    ``eval/*.jsonl``; ``hub`` loads ``seed_dataset`` (one config per ``seed_subsets`` entry) and the leaderboard's
+    evaluation sets. ``rephraser: rules`` is the offline paraphrase grammar, ``model`` generates with
+    ``generator_id`` (``temperature`` 0 is greedy). ``methods`` are MetaMath's ``rephrase`` and ``answer_aug``."""
+
+    source: Literal["world", "hub"] = "world"
+    seed_dataset: str | None = None
+    seed_subsets: list[str] = field(default_factory=list)
+    seed_split: str = "train"
+    max_seeds: int | None = None
+    rephraser: Literal["rules", "model"] = "rules"
+    generator_id: str | None = None
+    methods: list[Literal["rephrase", "answer_aug"]] = field(default_factory=lambda: ["rephrase", "answer_aug"])
+    samples_per_method: int = 2
+    batch_size: int = 8
+    max_new_tokens: int = 512
+    temperature: float = 0.7
+    near_dup_ngram: int = 3
+    near_dup_threshold: float = 0.8
+    decontam_ngram: int = 13
+    show_examples: int = 3
+
+
+@dataclass(frozen=True)
 class Preset:
     name: str
     description: str
@@ -128,6 +239,9 @@ class Preset:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     heldout: HeldoutConfig = field(default_factory=HeldoutConfig)
     dus: DUSConfig = field(default_factory=DUSConfig)
+    continued: ContinuedPretrainConfig = field(default_factory=ContinuedPretrainConfig)
+    instruct: InstructConfig = field(default_factory=InstructConfig)
+    mathsynth: MathSynthConfig = field(default_factory=MathSynthConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

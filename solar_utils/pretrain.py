@@ -44,7 +44,8 @@ def training_arguments(cfg: PretrainConfig, output_dir: Path, seed: int, device:
         bf16=cfg.bf16_autocast and bf16_available(device), eval_strategy="steps", eval_steps=cfg.eval_every,
         logging_steps=min(10, cfg.eval_every), save_strategy="steps", save_steps=cfg.save_every,
         save_total_limit=1, seed=seed, data_seed=seed, report_to="none", dataloader_num_workers=0,
-        use_cpu=device.type == "cpu",
+        use_cpu=device.type == "cpu", gradient_checkpointing=cfg.gradient_checkpointing,
+        eval_on_start=cfg.eval_on_start,
     )
 
 

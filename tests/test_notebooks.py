@@ -30,7 +30,7 @@ def metrics(run_dir: Path, stage: str) -> dict:
     return json.loads((run_dir / stage / "metrics.json").read_text())
 
 
-@pytest.mark.parametrize("stage", ["00_base_model", "01_depth_up_scaling"])
+@pytest.mark.parametrize("stage", ["00_base_model", "01_depth_up_scaling", "03_synthetic_math"])
 def test_every_stage_writes_a_manifest(run_dir, stage):
     manifest = json.loads((run_dir / stage / "manifest.json").read_text())
     assert manifest["seed"] == 1234 and manifest["preset"]["name"] == "tiny"
@@ -88,3 +88,19 @@ def test_paper_shape_parameter_counts(run_dir):
 def test_summary_lists_every_stage(run_dir):
     summary = (run_dir / "summary.md").read_text()
     assert "## 00_base_model" in summary and "## 01_depth_up_scaling" in summary
+
+
+def test_synthetic_math_funnel(run_dir):
+    stage = run_dir / "03_synthetic_math"
+    m = metrics(run_dir, "03_synthetic_math")
+    counts = [m["funnel"][step] for step in ("generated", "verified", "deduplicated", "decontaminated")]
+    assert m["funnel"]["seeds"] > 0 and all(a >= b for a, b in zip(counts, counts[1:])) and counts[-1] > 0
+    instruct = [json.loads(line) for line in (stage / "synth_math_instruct.jsonl").read_text().splitlines()]
+    pairs = [json.loads(line) for line in (stage / "synth_math_alignment.jsonl").read_text().splitlines()]
+    assert len(instruct) == counts[-1] == m["records"]["synth_math_instruct.jsonl"]
+    assert pairs and all(p["chosen"] != p["rejected"] and p["provenance"]["method"] == "rephrase" for p in pairs)
+    assert all(r["provenance"]["verified"] and "\\boxed{" in r["response"] for r in instruct)
+    assert json.loads((stage / "datasheet.json").read_text())["funnel"] == m["funnel"]
+    for figure in ("funnel.png", "lengths.png"):
+        assert (stage / figure).stat().st_size > 10_000
+

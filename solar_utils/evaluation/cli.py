@@ -1,0 +1,94 @@
+"""The ``eval`` subcommand of ``solar-repro``: score a checkpoint on the H6 tasks and write its results.
+
+``solar-repro eval --model DIR (--data DIR|hub | --preset NAME) --output-dir OUT [--tasks arc,gsm8k]
+[--shots arc=5,hellaswag=3] [--limit N] [--batch-size N]`` writes ``OUT/results.json`` and
+``OUT/samples_<task>.jsonl``. ``solar_utils.cli`` calls :func:`register` on its subparsers.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from solar_utils.evaluation.evaluator import EvalResult, evaluate
+from solar_utils.evaluation.scoring import MAX_GEN_TOKS
+from solar_utils.evaluation.sources import Source, SourceLike, world_source
+from solar_utils.evaluation.tasks import TASKS, get_task
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``eval`` to an ``argparse`` subparsers object; the parsed namespace's ``func`` runs it."""
+    parser = subparsers.add_parser("eval", help="score a checkpoint on the H6 tasks (leaderboard-v1 settings)")
+    parser.add_argument("--model", type=Path, required=True, help="a local HF causal-LM checkpoint folder")
+    parser.add_argument("--output-dir", type=Path, required=True, help="where results.json and samples go")
+    parser.add_argument("--tasks", type=_task_list, default=TASKS, help=f"comma-separated, of {','.join(TASKS)}")
+    parser.add_argument("--data", default=None, help="a JSONL task folder (<task>.jsonl), or 'hub'")
+    parser.add_argument("--preset", default=None, help="without --data: build this preset's tiny world in memory")
+    parser.add_argument("--world-seed", type=int, default=1234, help="seed of the tiny world (with --preset)")
+    parser.add_argument("--shots", type=_shots, default=None, help="few-shot overrides, e.g. arc=5,hellaswag=3")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N items of each task")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-gen-toks", type=int, default=MAX_GEN_TOKS, help="GSM8K generation budget")
+    parser.add_argument("--seed", type=int, default=1234, help="few-shot sampling seed")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    parser.set_defaults(func=run_eval)
+    return parser
+
+
+def preset_source(preset: str, world_seed: int) -> Source:
+    """The hook from a preset to its evaluation items: the preset's tiny world (``data.world``), in memory."""
+    from solar_utils.config import load_preset
+
+    return world_source(world_seed, load_preset(preset).data.world)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source: SourceLike
+    if args.data is not None:
+        source = args.data
+    elif args.preset is not None:
+        source = preset_source(args.preset, args.world_seed)
+    else:
+        raise ValueError("eval: give --data DIR (or --data hub) or --preset NAME")
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype="auto").to(device)
+    result = evaluate(model, tokenizer, args.tasks, source=source, num_fewshot=args.shots,
+                      batch_size=args.batch_size, limit=args.limit, seed=args.seed, output_dir=args.output_dir,
+                      max_gen_toks=args.max_gen_toks)
+    print(format_result(result))
+    print(f"results written to {args.output_dir / 'results.json'}")
+    return 0
+
+
+def format_result(result: EvalResult) -> str:
+    """A small text table: task, shots, items, score ± stderr (in %), then H6."""
+    lines = [f"{'task':<12}{'shots':>6}{'items':>7}  score"]
+    for task, score in result.scores.items():
+        shots, items = result.settings["num_fewshot"][task], len(result.samples[task])
+        lines.append(f"{task:<12}{shots:>6}{items:>7}  {100 * score:6.2f} ± {100 * result.stderrs[task]:.2f}")
+    if result.h6 is not None:
+        lines.append(f"{'H6':<25}  {100 * result.h6:6.2f}")
+    return "\n".join(lines)
+
+
+def _task_list(text: str) -> tuple[str, ...]:
+    try:
+        return tuple(get_task(t.strip()).name for t in text.split(",") if t.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def _shots(text: str) -> dict[str, int]:
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        task, _, value = part.partition("=")
+        try:
+            out[get_task(task.strip()).name] = int(value)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(f"bad --shots entry {part!r}: use task=N ({err})") from err
+    return out
