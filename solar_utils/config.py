@@ -230,6 +230,20 @@ class MathSynthConfig:
 
 
 @dataclass(frozen=True)
+class EvalConfig:
+    """H6 evaluation (notebook 07): ``source: world`` scores the tiny world's held-out items, ``hub`` the real
+    datasets. ``num_fewshot`` overrides the leaderboard's shots per task (a short-context model needs fewer);
+    ``limit`` caps the items per task (null: all)."""
+
+    source: Literal["world", "hub"] = "world"
+    num_fewshot: dict[str, int] = field(default_factory=dict)
+    limit: int | None = None
+    batch_size: int = 16
+    max_gen_toks: int = 256
+    contamination_ngram: int = 13
+
+
+@dataclass(frozen=True)
 class Preset:
     name: str
     description: str
@@ -239,6 +253,7 @@ class Preset:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     heldout: HeldoutConfig = field(default_factory=HeldoutConfig)
     dus: DUSConfig = field(default_factory=DUSConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     continued: ContinuedPretrainConfig = field(default_factory=ContinuedPretrainConfig)
     instruct: InstructConfig = field(default_factory=InstructConfig)
     mathsynth: MathSynthConfig = field(default_factory=MathSynthConfig)
@@ -313,6 +328,11 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             except PresetError as err:
                 errors.append(str(err))
         raise PresetError(f"{where}: {value!r} matches none of the allowed types ({'; '.join(errors)})")
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise PresetError(f"{where}: expected a mapping, got {value!r}")
+        key_hint, value_hint = typing.get_args(hint)
+        return {_coerce(key_hint, k, where): _coerce(value_hint, v, f"{where}.{k}") for k, v in value.items()}
     if origin is list:
         if not isinstance(value, list):
             raise PresetError(f"{where}: expected a list, got {value!r}")

@@ -30,7 +30,7 @@ def metrics(run_dir: Path, stage: str) -> dict:
     return json.loads((run_dir / stage / "metrics.json").read_text())
 
 
-@pytest.mark.parametrize("stage", ["00_base_model", "01_depth_up_scaling", "03_synthetic_math"])
+@pytest.mark.parametrize("stage", ["00_base_model", "01_depth_up_scaling", "03_synthetic_math", "07_evaluation"])
 def test_every_stage_writes_a_manifest(run_dir, stage):
     manifest = json.loads((run_dir / stage / "manifest.json").read_text())
     assert manifest["seed"] == 1234 and manifest["preset"]["name"] == "tiny"
@@ -104,3 +104,16 @@ def test_synthetic_math_funnel(run_dir):
     for figure in ("funnel.png", "lengths.png"):
         assert (stage / figure).stat().st_size > 10_000
 
+
+
+def test_evaluation_table_and_base_above_chance(run_dir):
+    m = metrics(run_dir, "07_evaluation")
+    assert set(m["models"]) >= {"00_base_model", "01_depth_up_scaling"}
+    base = m["models"]["00_base_model"]
+    assert sum(base["above_chance"].values()) >= 4, base
+    assert all(v["contaminated"] == 0 for v in m["contamination"].values())
+    assert base["h6"] == pytest.approx(sum(base["scores"].values()) / 6)
+    table = (run_dir / "07_evaluation" / "h6_table.md").read_text()
+    assert "| 00_base_model |" in table and "*paper: SOLAR 10.7B-Instruct* | 74.20" in table
+    assert (run_dir / "07_evaluation" / "00_base_model" / "samples_gsm8k.jsonl").is_file()
+    assert (run_dir / "07_evaluation" / "h6.png").stat().st_size > 10_000

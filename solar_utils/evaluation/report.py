@@ -1,0 +1,82 @@
+"""Notebook 07's report: which models a run produced, the H6 table in the paper's Table 2 layout, and its plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from solar_utils.evaluation.evaluator import EvalResult
+from solar_utils.evaluation.tasks import TASKS
+
+COLUMNS = ("arc", "hellaswag", "mmlu", "truthfulqa", "winogrande", "gsm8k")
+HEADERS = ("ARC", "HellaSwag", "MMLU", "TruthfulQA", "Winogrande", "GSM8K")
+# Paper Table 2 (H6 and the six tasks, in %), for reference beside our rows.
+PAPER_TABLE2 = {
+    "SOLAR 10.7B-Instruct": (74.20, 71.08, 88.16, 66.21, 71.43, 83.58, 64.75),
+    "Mixtral 8x7B-Instruct-v0.1": (72.62, 70.22, 87.63, 71.16, 64.58, 81.37, 60.73),
+    "Llama 2 70B": (67.87, 67.32, 87.33, 69.83, 44.92, 83.74, 54.06),
+    "SOLAR 10.7B": (66.04, 61.95, 84.60, 65.48, 45.04, 83.66, 55.50),
+    "Mistral 7B": (60.97, 59.98, 83.31, 64.16, 42.15, 78.37, 37.83),
+}
+
+
+def run_models(run_dir: Path) -> dict[str, Path]:
+    """Every standard checkpoint a run's stages saved as ``<stage>/model``, in pipeline order."""
+    return {stage.name: stage / "model" for stage in sorted(Path(run_dir).iterdir())
+            if (stage / "model" / "config.json").is_file()}
+
+
+def chance_levels(items: dict[str, list[dict]]) -> dict[str, float]:
+    """What a model guessing uniformly scores per task on these items (mc2: the share of true answers)."""
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    return {
+        "arc": mean([1 / len(i["choices"]["text"]) for i in items["arc"]]),
+        "hellaswag": mean([1 / len(i["endings"]) for i in items["hellaswag"]]),
+        "mmlu": mean([1 / len(i["choices"]) for i in items["mmlu"]]),
+        "truthfulqa": mean([sum(i["mc2_targets"]["labels"]) / len(i["mc2_targets"]["labels"])
+                            for i in items["truthfulqa"]]),
+        "winogrande": 0.5,
+        "gsm8k": 0.0,
+    }
+
+
+def above_chance(result: EvalResult, chance: dict[str, float], z: float = 2.0) -> dict[str, bool]:
+    """Per task: is the score more than ``z`` standard errors above chance?"""
+    return {task: result.scores[task] - z * result.stderrs[task] > chance[task] for task in result.scores}
+
+
+def h6_table(results: dict[str, EvalResult], chance: dict[str, float] | None = None) -> str:
+    """A Markdown table in the layout of paper Table 2: our models (score ± stderr), chance, then the paper's."""
+    lines = ["| model | H6 | " + " | ".join(HEADERS) + " |", "|---" * (len(HEADERS) + 2) + "|"]
+    for name, result in results.items():
+        cells = [f"{100 * result.scores[t]:.1f} ± {100 * result.stderrs[t]:.1f}" for t in COLUMNS]
+        lines.append(f"| {name} | {100 * result.h6:.2f} | " + " | ".join(cells) + " |")
+    if chance:
+        values = [100 * chance[t] for t in COLUMNS]
+        lines.append(f"| chance | {sum(values) / len(values):.2f} | " + " | ".join(f"{v:.1f}" for v in values) + " |")
+    for name, row in PAPER_TABLE2.items():
+        lines.append(f"| *paper: {name}* | {row[0]:.2f} | " + " | ".join(f"{v:.2f}" for v in row[1:]) + " |")
+    return "\n".join(lines)
+
+
+def h6_figure(results: dict[str, EvalResult], chance: dict[str, float] | None = None) -> Figure:
+    """Grouped bars: one group per task (and H6), one bar per model, with chance as short black lines."""
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / max(1, len(results))
+    labels = [*HEADERS, "H6"]
+    for k, (name, result) in enumerate(results.items()):
+        values = [100 * result.scores[t] for t in COLUMNS] + [100 * result.h6]
+        errors = [100 * result.stderrs[t] for t in COLUMNS] + [0.0]
+        ax.bar([i + k * width for i in range(len(labels))], values, width, yerr=errors, label=name, capsize=2)
+    if chance:
+        for i, task in enumerate(COLUMNS):
+            ax.hlines(100 * chance[task], i - 0.1, i + 0.9 - 0.1, colors="black", linewidth=1)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(labels))], labels)
+    ax.set(ylabel="score (%)", title="Mini-H6 (black lines: chance)", ylim=(0, 105))
+    ax.legend(fontsize=8)
+    return fig
+
