@@ -155,7 +155,8 @@ class ContinuedPretrainConfig:
 @dataclass(frozen=True)
 class MixtureSource:
     """One instruction dataset of the SFT mixture (paper Table 1): where it is, its record ``schema``
-    (``alpaca``, ``openorca`` or ``math_instruct``), a sampling ``weight`` and the ``max_used`` cap.
+    (``alpaca``, ``openorca`` or ``math_instruct``; for preference data ``orca_dpo``, ``ultrafeedback`` or
+    ``math_alignment``), a sampling ``weight`` and the ``max_used`` cap.
 
     ``kind: world`` reads ``<world>/<path>``; ``stage`` reads ``<run>/<path>`` (an earlier stage's output;
     ``optional`` sources that are missing are skipped with a note); ``hub`` loads dataset ``path``."""
@@ -230,6 +231,37 @@ class MathSynthConfig:
 
 
 @dataclass(frozen=True)
+class AlignmentConfig:
+    """DPO and stepwise DPO (sDPO, arXiv 2403.19270) with trl's ``DPOTrainer`` (notebook 05).
+
+    ``sources`` are preference datasets (schemas ``orca_dpo``, ``ultrafeedback``, ``math_alignment``) read, capped
+    and weighted as the SFT mixture's sources; ``heldout_per_source`` pairs of each are kept apart to measure held-out
+    preference accuracy. sDPO splits the training pairs into ``steps`` (T) chunks of equal size in ``order``
+    (``easy_to_hard``: sources by the SFT model's preference accuracy, descending; ``random``: shuffled; ``given``:
+    the order of ``sources``). Step t trains chunk t from M_{t-1} against the reference M_{t-1} for
+    ``max_steps_per_step`` optimizer steps (null: one pass over the chunk); one-shot DPO trains all chunks for the sum
+    of those steps. ``gamma_limit`` caps the pairs of a chunk on which the reference's mean log-ratio γ is measured
+    (null: all); ``eval_limit`` is the mini-H6 items per task."""
+
+    sources: list[MixtureSource] = field(default_factory=list)
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    steps: int = 2
+    order: Literal["easy_to_hard", "random", "given"] = "easy_to_hard"
+    beta: float = 0.1
+    learning_rate: float = 5e-7
+    max_steps_per_step: int | None = None
+    batch_size: int = 8
+    max_length: int = 1024
+    warmup_steps: int = 0
+    heldout_per_source: int = 32
+    eval_every: int = 20
+    save_every: int = 50
+    gradient_checkpointing: bool = False
+    gamma_limit: int | None = None
+    eval_limit: int = 100
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     """H6 evaluation (notebook 07): ``source: world`` scores the tiny world's held-out items, ``hub`` the real
     datasets. ``num_fewshot`` overrides the leaderboard's shots per task (a short-context model needs fewer);
@@ -241,6 +273,45 @@ class EvalConfig:
     batch_size: int = 16
     max_gen_toks: int = 256
     contamination_ngram: int = 13
+
+
+@dataclass(frozen=True)
+class TaskVectorMerge:
+    """One merge of the two specialists' task vectors (their differences from the base): ``method`` is
+    ``task_arithmetic``, ``ties`` or ``dare_ties``, with one weight (and density) per specialist."""
+
+    name: str
+    method: Literal["task_arithmetic", "ties", "dare_ties"]
+    weights: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    densities: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class MergingConfig:
+    """Model merging (notebook 06): two specialists trained from the base model, then merged (paper Tables 6-7).
+
+    Candidate 1 is the *math* specialist: the documents of ``math_text`` that contain ``math_marker`` (all if
+    empty), plus the MATH-style ``math_seeds`` file of the tiny world if given. Candidate 2 is the *instruction*
+    specialist: ``instruction_sources`` rendered with the chat template. Each trains with the ``train`` recipe.
+    ``weights`` are candidate 2's weights in the linear and SLERP sweeps (0 is candidate 1, 1 is candidate 2);
+    the ``streaming_weight`` merge is redone streaming on the checkpoints. ``eval_tasks`` are scored on the
+    first ``eval_limit`` items each (null: all) of ``eval_source``: the tiny world's items or the hub's."""
+
+    instruction_sources: list[MixtureSource] = field(default_factory=list)
+    math_text: TextSource = field(default_factory=TextSource)
+    math_marker: str = "####"
+    math_seeds: str | None = "math/seeds.jsonl"
+    train: PretrainConfig = field(default_factory=lambda: PretrainConfig(
+        max_steps=100, learning_rate=1e-3, warmup_steps=10, eval_every=50, eval_blocks=16, save_every=100))
+    weights: list[float] = field(default_factory=lambda: [0.0, 0.4, 0.5, 0.6, 1.0])
+    task_vector_merges: list[TaskVectorMerge] = field(default_factory=list)
+    streaming_weight: float = 0.5
+    eval_source: Literal["world", "hub"] = "world"
+    eval_tasks: list[str] = field(default_factory=lambda: ["arc", "hellaswag", "mmlu", "truthfulqa",
+                                                           "winogrande", "gsm8k"])
+    eval_limit: int | None = 100
+    eval_batch_size: int = 16
+    max_gen_toks: int = 128
 
 
 @dataclass(frozen=True)
@@ -256,7 +327,9 @@ class Preset:
     eval: EvalConfig = field(default_factory=EvalConfig)
     continued: ContinuedPretrainConfig = field(default_factory=ContinuedPretrainConfig)
     instruct: InstructConfig = field(default_factory=InstructConfig)
+    align: AlignmentConfig = field(default_factory=AlignmentConfig)
     mathsynth: MathSynthConfig = field(default_factory=MathSynthConfig)
+    merging: MergingConfig = field(default_factory=MergingConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -5,6 +5,7 @@ Set ``SOLAR_TEST_RUN_DIR`` to check an existing run folder instead of executing 
 """
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -30,7 +31,10 @@ def metrics(run_dir: Path, stage: str) -> dict:
     return json.loads((run_dir / stage / "metrics.json").read_text())
 
 
-@pytest.mark.parametrize("stage", ["00_base_model", "01_depth_up_scaling", "03_synthetic_math", "07_evaluation"])
+@pytest.mark.parametrize("stage", ["00_base_model", "01_depth_up_scaling", "02_continued_pretraining",
+                                   "03_synthetic_math", "04_instruction_tuning", "05_alignment_sdpo",
+                                   "06_model_merging",
+                                   "07_evaluation"])
 def test_every_stage_writes_a_manifest(run_dir, stage):
     manifest = json.loads((run_dir / stage / "manifest.json").read_text())
     assert manifest["seed"] == 1234 and manifest["preset"]["name"] == "tiny"
@@ -105,10 +109,71 @@ def test_synthetic_math_funnel(run_dir):
         assert (stage / figure).stat().st_size > 10_000
 
 
+def test_merging_specialists_differ_and_the_average_keeps_both(run_dir):
+    stage = run_dir / "06_model_merging"
+    m = metrics(run_dir, "06_model_merging")
+    scores = {name: model["scores"] for name, model in m["models"].items()}
+    math_, instruct = scores["Cand. 1 (math)"], scores["Cand. 2 (instruction)"]
+    assert math_["gsm8k"] > instruct["gsm8k"] and instruct["winogrande"] > math_["winogrande"]
+    means = {name: model["mean"] for name, model in m["models"].items()}
+    assert means["Average (0.5, 0.5)"] > min(means["Cand. 1 (math)"], means["Cand. 2 (instruction)"])
+    assert means[m["best_merge"]] == max(means[name] for name in m["merges"])
+    for name in ("base", "Average (0.4, 0.6)", "Average (0.6, 0.4)", "SLERP (t=0.5)", "TIES", "DARE-TIES"):
+        assert set(m["models"][name]["stderrs"]) == set(m["eval"]["tasks"]) == set(scores[name]), name
+    assert m["streaming_equals_in_memory"] is True and m["best_merge"] in m["merges"]
+    assert "merge_method: linear" in (stage / "linear_0.5.yml").read_text()
+    assert AutoConfig.from_pretrained(stage / "model").num_hidden_layers == 8
+    for figure in ("sweep.png", "sweep_other_tasks.png"):
+        assert (stage / figure).stat().st_size > 10_000
+
+
+def test_dus_recovers_the_base_loss_in_continued_pretraining(run_dir):
+    m = metrics(run_dir, "02_continued_pretraining")
+    assert m["dus_loss_start"] > m["base_loss"]
+    assert m["recovered_at_step"] is not None and m["below_base_at_end"] is True
+    assert set(m["methods"]) == {"DUS full", "DUS lora", "DUS qlora"}
+    assert all(run["final_loss"] < run["curve"][0][1] for run in m["methods"].values())
+    for figure in ("recovery.png", "methods.png"):
+        assert (run_dir / "02_continued_pretraining" / figure).stat().st_size > 10_000
+    model = AutoModelForCausalLM.from_pretrained(run_dir / "02_continued_pretraining" / "model")
+    assert model.config.num_hidden_layers == 12
+
+
+def test_sft_lowers_heldout_instruction_loss(run_dir):
+    m = metrics(run_dir, "04_instruction_tuning")
+    assert m["variants"] and m["main"] in m["variants"]
+    for variant in m["variants"].values():
+        assert variant["heldout_loss_after"] < variant["heldout_loss_before"] - 0.1
+    stage = run_dir / "04_instruction_tuning"
+    assert all((stage / f"sft_{name}" / "model.safetensors").is_file() for name in m["variants"])
+    assert AutoModelForCausalLM.from_pretrained(stage / "model").config.num_hidden_layers == 12
+
+
+def test_sdpo_hands_the_reference_over_and_aligns(run_dir):
+    stage = run_dir / "05_alignment_sdpo"
+    m = metrics(run_dir, "05_alignment_sdpo")
+    for steps in m["sdpo"].values():
+        assert len(steps) == 2 and steps[0]["reference_sha256"] != steps[1]["reference_sha256"]
+        assert steps[1]["reference_sha256"] == steps[0]["model_sha256"]
+        assert steps[1]["gamma_reference"] > steps[1]["gamma_sft"]
+        assert all(s["loss_end"] < s["loss_start"] for s in steps)
+    assert m["dpo"]["loss_end"] < m["dpo"]["loss_start"]
+    assert m["dpo"]["steps"] == sum(s["train_steps"] for s in m["sdpo"]["easy → hard"])
+    models = m["models"]
+    assert set(models) == {"SFT", "DPO (all at once)", "sDPO (easy → hard)", "sDPO (random chunks)"}
+    assert all(models[name]["preference_accuracy"] > 0.6 for name in models if name != "SFT")
+    assert m["sdpo_minus_dpo_h4"]["verdict"] in ("sDPO is ahead", "DPO is ahead", "no difference we can measure")
+    assert (stage / "rewards.png").stat().st_size > 10_000
+    assert AutoModelForCausalLM.from_pretrained(stage / "model").config.num_hidden_layers == 12
+
 
 def test_evaluation_table_and_base_above_chance(run_dir):
     m = metrics(run_dir, "07_evaluation")
-    assert set(m["models"]) >= {"00_base_model", "01_depth_up_scaling"}
+    assert set(m["models"]) == {"00_base_model", "01_depth_up_scaling", "02_continued_pretraining",
+                                "04_instruction_tuning", "05_alignment_sdpo", "06_model_merging"}
+    sft, aligned = m["models"]["04_instruction_tuning"], m["models"]["05_alignment_sdpo"]
+    lift = aligned["scores"]["truthfulqa"] - sft["scores"]["truthfulqa"]
+    assert lift > 3 * math.hypot(aligned["stderrs"]["truthfulqa"], sft["stderrs"]["truthfulqa"])
     base = m["models"]["00_base_model"]
     assert sum(base["above_chance"].values()) >= 4, base
     assert all(v["contaminated"] == 0 for v in m["contamination"].values())

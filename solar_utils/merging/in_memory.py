@@ -10,8 +10,16 @@ from solar_utils.merging.plan import ModelLayout, plan_merge
 from solar_utils.merging.recipes import MergeRecipe, Setting, make_recipe
 
 
-def _layout(model: Any) -> ModelLayout:
-    return ModelLayout(model.config.to_dict(), {k: tuple(v.shape) for k, v in model.state_dict().items()})
+def _state(model: Any) -> dict[str, Any]:
+    """The tensors a checkpoint of ``model`` holds: tied copies (a tied ``lm_head``) left out, as
+    ``save_pretrained`` leaves them out, so random methods (DARE) draw the same masks as the streaming merge."""
+    from transformers.modeling_utils import remove_tied_weights_from_state_dict
+
+    return remove_tied_weights_from_state_dict(model.state_dict(), model)
+
+
+def _layout(model: Any, state: dict[str, Any]) -> ModelLayout:
+    return ModelLayout(model.config.to_dict(), {k: tuple(v.shape) for k, v in state.items()})
 
 
 def merge_models(
@@ -62,10 +70,15 @@ def merge_loaded(recipe: MergeRecipe, models: dict[str, Any]) -> Any:
     Tensors are merged on the CPU one at a time (models on an accelerator are copied tensor by tensor); the
     result is a new CPU model of the reference model's class.
     """
-    plan = plan_merge(recipe, {ref: _layout(models[ref]) for ref in recipe.referenced_models()})
-    states = {ref: models[ref].state_dict() for ref in recipe.referenced_models()}
+    states = {ref: _state(models[ref]) for ref in recipe.referenced_models()}
+    plan = plan_merge(recipe, {ref: _layout(models[ref], states[ref]) for ref in recipe.referenced_models()})
     merged = {task.name: plan.merge(task, [states[m][n].to("cpu") for m, n in task.inputs]) for task in plan.tasks}
     template = models[recipe.reference_model]
     out = type(template)(type(template.config).from_dict(plan.config))
-    out.to(next(iter(merged.values())).dtype).load_state_dict(merged, strict=True)
+    missing, unexpected = out.to(next(iter(merged.values())).dtype).load_state_dict(merged, strict=False)
+    tied = set(out.state_dict()) - set(_state(out))
+    if unexpected or set(missing) - tied:
+        raise MergeError(f"the merged tensors do not fit {type(out).__name__}: missing {sorted(set(missing) - tied)}, "
+                         f"unexpected {sorted(unexpected)}")
+    out.tie_weights()
     return out.eval()

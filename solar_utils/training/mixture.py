@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ class MixtureError(ValueError):
     """A mixture that cannot be built as configured; the message names the source or setting."""
 
 
-def _text(record: dict[str, Any], key: str, where: str, required: bool = True) -> str:
+def text_field(record: dict[str, Any], key: str, where: str, required: bool = True) -> str:
     """``record[key]`` as a string: present and non-empty when ``required``, else optional (default "")."""
     if key not in record:
         if required:
@@ -40,27 +40,28 @@ def _text(record: dict[str, Any], key: str, where: str, required: bool = True) -
     return value
 
 
-def _chat(system: str, user: str, assistant: str) -> Example:
+def chat_example(system: str, user: str, assistant: str) -> Example:
+    """A prompt (a system turn when ``system`` is not blank, then the user turn) and the assistant's completion."""
     prompt = ([{"role": "system", "content": system}] if system.strip() else []) + [{"role": "user", "content": user}]
     return {"prompt": prompt, "completion": [{"role": "assistant", "content": assistant}]}
 
 
 def from_alpaca(record: dict[str, Any], where: str) -> Example:
     """Alpaca-GPT4 ``{"instruction", "input", "output"}``: the input (if any) follows the instruction."""
-    instruction, extra = _text(record, "instruction", where), _text(record, "input", where, required=False)
+    instruction, extra = text_field(record, "instruction", where), text_field(record, "input", where, required=False)
     user = f"{instruction}\n\n{extra}" if extra.strip() else instruction
-    return _chat("", user, _text(record, "output", where))
+    return chat_example("", user, text_field(record, "output", where))
 
 
 def from_openorca(record: dict[str, Any], where: str) -> Example:
     """OpenOrca ``{"id", "system_prompt", "question", "response"}``: the system prompt becomes a system turn."""
-    return _chat(_text(record, "system_prompt", where, required=False), _text(record, "question", where),
-                 _text(record, "response", where))
+    return chat_example(text_field(record, "system_prompt", where, required=False),
+                        text_field(record, "question", where), text_field(record, "response", where))
 
 
 def from_math_instruct(record: dict[str, Any], where: str) -> Example:
     """Synth. Math-Instruct ``{"instruction", "response", "provenance"}`` (notebook 03)."""
-    return _chat("", _text(record, "instruction", where), _text(record, "response", where))
+    return chat_example("", text_field(record, "instruction", where), text_field(record, "response", where))
 
 
 SCHEMAS: dict[str, Callable[[dict[str, Any], str], Example]] = {
@@ -77,11 +78,13 @@ def to_chat(record: Any, schema: str, where: str = "record") -> Example:
     return SCHEMAS[schema](record, where)
 
 
-def read_records(source: MixtureSource, world_dir: Path, run_dir: Path) -> list[dict[str, Any]] | None:
-    """The raw records of ``source``; None when an ``optional`` source's file does not exist (yet)."""
-    if source.schema not in SCHEMAS:
+def read_records(source: MixtureSource, world_dir: Path, run_dir: Path,
+                 schemas: Collection[str] = SCHEMAS) -> list[dict[str, Any]] | None:
+    """The raw records of ``source`` (whose schema must be one of ``schemas``); None when an ``optional`` source's
+    file does not exist (yet)."""
+    if source.schema not in schemas:
         raise MixtureError(f"source {source.name!r}: unknown dataset schema {source.schema!r}; "
-                           f"known schemas: {sorted(SCHEMAS)}")
+                           f"known schemas: {sorted(schemas)}")
     if source.kind == "hub":
         import datasets
 
@@ -119,7 +122,7 @@ def split_heldout(examples: list[Example], n: int, seed: int, name: str) -> tupl
     """Shuffle ``examples`` with a per-source seed and keep the first ``n`` apart: ``(train, heldout)``."""
     if n >= len(examples):
         raise MixtureError(f"source {name!r} has {len(examples)} records, too few to hold out {n} "
-                           "(lower instruct.heldout_per_source)")
+                           "(lower the stage's heldout_per_source)")
     shuffled = examples[:]
     random.Random(f"{seed}:{name}").shuffle(shuffled)
     return shuffled[n:], shuffled[:n]

@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from solar_utils.config import EvalConfig
+
 # Paper Table 3 (instruction-tuning ablations): H6 and GSM8K where the paper reports them.
 PAPER_TABLE3 = {
     "v1": {"data": "Alpaca-GPT4", "h6": 69.15},
@@ -33,21 +35,28 @@ def loss_curves(curves: dict[str, list[tuple[int, float]]], baselines: dict[str,
     return fig
 
 
-def mini_h6(models: dict[str, PreTrainedModel], tokenizer: PreTrainedTokenizerBase, source: str | Path,
-            limit: int, seed: int) -> dict[str, dict[str, float]] | None:
-    """Scores of each model on the H6 tasks (``limit`` items per task), or None when ``limit`` is 0 or the
-    evaluator (:mod:`solar_utils.evaluation`) is not installed."""
+def evaluate_models(models: dict[str, PreTrainedModel], tokenizer: PreTrainedTokenizerBase, source: str | Path,
+                    limit: int, seed: int, settings: EvalConfig) -> dict[str, Any] | None:
+    """Each model's :class:`~solar_utils.evaluation.EvalResult` on the H6 tasks (``limit`` items per task, shots and
+    generation length from the preset's ``eval`` section, as notebook 07 scores), or None when ``limit`` is 0 or
+    the evaluator (:mod:`solar_utils.evaluation`) is not installed."""
     if limit <= 0:
         return None
     try:
         from solar_utils.evaluation import evaluate
     except ImportError:
         return None
-    scores = {}
-    for name, model in models.items():
-        result = evaluate(model, tokenizer, source=source, limit=limit, seed=seed, progress=False)
-        scores[name] = {**result.scores, "h6": result.h6}
-    return scores
+    return {name: evaluate(model, tokenizer, source=source, num_fewshot=settings.num_fewshot or None, limit=limit,
+                           batch_size=settings.batch_size, max_gen_toks=settings.max_gen_toks, seed=seed,
+                           progress=False)
+            for name, model in models.items()}
+
+
+def mini_h6(models: dict[str, PreTrainedModel], tokenizer: PreTrainedTokenizerBase, source: str | Path,
+            limit: int, seed: int, settings: EvalConfig) -> dict[str, dict[str, float]] | None:
+    """Scores of each model on the H6 tasks and their mean (``h6``), as :func:`evaluate_models` measures them."""
+    results = evaluate_models(models, tokenizer, source, limit, seed, settings)
+    return None if results is None else {name: {**r.scores, "h6": r.h6} for name, r in results.items()}
 
 
 def table3(ours: dict[str, dict[str, Any]]) -> str:
