@@ -37,6 +37,29 @@ def difference(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, f
     return a[0] - b[0], math.hypot(a[1], b[1])
 
 
+def verdict(gap: tuple[float, float], z: float = 2.0) -> str:
+    """Which of sDPO and DPO is ahead, given ``gap`` = (sDPO − DPO, its standard error): only a gap beyond ``z``
+    standard errors counts."""
+    value, error = gap
+    if value > z * error:
+        return "sDPO is ahead"
+    if value < -z * error:
+        return "DPO is ahead"
+    return "no difference we can measure"
+
+
+def steps_table(runs: dict[str, Any]) -> str:
+    """A Markdown table of every sDPO step: its reference (M_{t-1}), the reference's weights hash, and γ of the
+    reference beside γ of the SFT model M_0 on the same chunk. ``runs`` maps a name to an :class:`SDPORun`."""
+    lines = ["| run | step | reference | reference hash | γ of reference | γ of M_0 (same chunk) |", "|---" * 6 + "|"]
+    for name, run in runs.items():
+        for s in run.steps:
+            reference = "M_0 (SFT)" if s.step == 1 else f"M_{s.step - 1}"
+            lines.append(f"| {name} | {s.step} | {reference} | `{s.reference_sha256[:12]}` | {s.gamma_reference:.2f} | "
+                         f"{s.gamma_sft:.2f} |")
+    return "\n".join(lines)
+
+
 def reward_curves(logs: dict[str, list[list[dict[str, float]]]]) -> Figure:
     """trl's logged reward accuracy and margin against the optimizer step, one line per run; a run given as several
     segments (sDPO's steps) is drawn end to end with a dotted line where a new step (and reference) begins."""
