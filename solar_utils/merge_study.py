@@ -230,6 +230,12 @@ def results_table(results: dict[str, Scores], paper: dict[str, float] = PAPER_TA
     return pd.DataFrame(rows).set_index("model")
 
 
+def contrast_tasks(results: dict[str, Scores], n: int = 2) -> list[str]:
+    """The ``n`` tasks on which the two candidates differ most: where a sweep between them has something to show."""
+    first, second = (results[name].scores for name in CANDIDATES)
+    return sorted(first, key=lambda task: -abs(first[task] - second[task]))[:n]
+
+
 def sweep_figure(results: dict[str, Scores], specs: Sequence[MergeSpec], tasks: Sequence[str]) -> Figure:
     """Score of each of ``tasks`` (± stderr) against candidate 2's weight, linear and SLERP side by side; the
     candidates sit at weights 0 and 1."""

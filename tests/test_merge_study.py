@@ -178,3 +178,10 @@ def test_task_vector_merge_config_reaches_the_spec():
     cfg = MergingConfig(weights=[0.0, 1.0], task_vector_merges=[TaskVectorMerge("TA", "task_arithmetic", [0.5, 2.0])])
     (spec,) = merge_study.merge_specs(cfg)
     assert spec == MergeSpec("TA", "task_arithmetic", None, {"weights": [0.5, 2.0]})
+
+
+def test_contrast_tasks_are_where_the_candidates_differ_most():
+    results = {merge_study.CANDIDATES[0]: Scores({"arc": 0.4, "gsm8k": 0.04, "winogrande": 0.55}, {}),
+               merge_study.CANDIDATES[1]: Scores({"arc": 0.42, "gsm8k": 0.0, "winogrande": 0.69}, {})}
+    assert merge_study.contrast_tasks(results) == ["winogrande", "gsm8k"]
+    assert merge_study.contrast_tasks(results, n=1) == ["winogrande"]

@@ -14,6 +14,7 @@ from solar_utils.config import AdapterConfig, InstructConfig, MixtureSource, Mix
 from solar_utils.data import pack_blocks
 from solar_utils.modeling import build_model
 from solar_utils.training import (
+    Mixture,
     MixtureError,
     RecordError,
     continue_pretraining,
@@ -29,6 +30,7 @@ from solar_utils.training import (
     trained_as,
     variant_mixture,
 )
+from solar_utils.training.report import mixture_table
 from solar_utils.training.sft import check_trainable
 
 CPU = torch.device("cpu")
@@ -264,3 +266,10 @@ def test_sft_lowers_heldout_instruction_loss_and_resumes(base_dir, tokenizer, tm
     resumed = instruction_tune(base_dir, tokenizer, examples[8:], examples[:8], cfg, tmp_path / "b", seed=3)
     assert resumed.resumed_from.endswith("checkpoint-4")
     assert resumed.heldout_loss_after == pytest.approx(straight.heldout_loss_after, abs=1e-6)
+
+
+def test_mixture_table_lists_used_and_available_per_source():
+    sources = [MixtureSource("a", "alpaca"), MixtureSource("b", "openorca")]
+    table = mixture_table({"v1": Mixture([{}] * 3, {"a": 3}, {"a": 10})}, sources)
+    assert table.splitlines() == ["| variant | a (used / available) | b (used / available) | total |",
+                                  "|---|---|---|---|", "| v1 | 3 / 10 | 0 / 0 | 3 |"]

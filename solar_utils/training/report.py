@@ -9,7 +9,8 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from solar_utils.config import EvalConfig
+from solar_utils.config import EvalConfig, MixtureSource
+from solar_utils.training.mixture import Mixture
 
 # Paper Table 3 (instruction-tuning ablations): H6 and GSM8K where the paper reports them.
 PAPER_TABLE3 = {
@@ -57,6 +58,16 @@ def mini_h6(models: dict[str, PreTrainedModel], tokenizer: PreTrainedTokenizerBa
     """Scores of each model on the H6 tasks and their mean (``h6``), as :func:`evaluate_models` measures them."""
     results = evaluate_models(models, tokenizer, source, limit, seed, settings)
     return None if results is None else {name: {**r.scores, "h6": r.h6} for name, r in results.items()}
+
+
+def mixture_table(mixtures: dict[str, Mixture], sources: list[MixtureSource]) -> str:
+    """A Markdown table of each variant's mixture: per source, the examples used / available, and the total."""
+    lines = ["| variant | " + " | ".join(f"{s.name} (used / available)" for s in sources) + " | total |",
+             "|---" * (len(sources) + 2) + "|"]
+    for name, mixture in mixtures.items():
+        cells = [f"{mixture.used.get(s.name, 0)} / {mixture.available.get(s.name, 0)}" for s in sources]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {len(mixture.examples)} |")
+    return "\n".join(lines)
 
 
 def table3(ours: dict[str, dict[str, Any]]) -> str:
