@@ -22,8 +22,8 @@ from trl import DPOConfig, DPOTrainer
 from solar_utils.alignment.preferences import Preference
 from solar_utils.checkpoints import load_model, read_config
 from solar_utils.config import AdapterConfig, AlignmentConfig
-from solar_utils.training.adapters import guard_4bit, load_for_training, merge_adapters, quantization_config
-from solar_utils.training.devices import compute_dtype, kbit_device_map, mixed_precision_bf16, training_device
+from solar_utils.training.adapters import load_4bit, load_for_training, merge_adapters
+from solar_utils.training.devices import mixed_precision_bf16, training_device
 
 
 class AlignmentError(ValueError):
@@ -94,12 +94,7 @@ def check_tokenizer(tokenizer: PreTrainedTokenizerBase, model_dir: str | Path, r
 def load_reference(model_dir: str | Path, cfg: AdapterConfig, device: torch.device) -> PreTrainedModel:
     """A frozen copy of the reference checkpoint, loaded as the policy's base is (4-bit for ``qlora``, guarded so that
     it runs the same 4-bit kernel as the policy), so that policy and reference agree exactly before the first step."""
-    if cfg.method == "qlora":
-        model = load_model(model_dir, quantization_config=quantization_config(cfg, device),
-                           device_map=kbit_device_map(device), dtype=compute_dtype(device))
-        guard_4bit(model)
-    else:
-        model = load_model(model_dir).to(device)
+    model = load_4bit(model_dir, cfg, device) if cfg.method == "qlora" else load_model(model_dir).to(device)
     model.requires_grad_(False)
     return model.eval()
 

@@ -22,6 +22,7 @@ from solar_utils.training.mixture import (
     chat_example,
     mix,
     read_records,
+    skipped_note,
     split_heldout,
     text_field,
 )
@@ -136,8 +137,7 @@ def load_preferences(cfg: AlignmentConfig, tokenizer: PreTrainedTokenizerBase, w
     for source in cfg.sources:
         records = read_records(source, Path(world_dir), Path(run_dir), schemas=PREFERENCE_SCHEMAS)
         if records is None:
-            notes.append(f"source {source.name!r} skipped: {source.path} does not exist yet (run the stage that "
-                         "writes it to include it)")
+            notes.append(skipped_note(source))
             continue
         pairs, dropped[source.name] = convert_source(records, source, tokenizer, cfg.max_length)
         available[source.name] = len(pairs)

@@ -46,6 +46,15 @@ def lora_config(cfg: AdapterConfig) -> LoraConfig:
                       bias="none", task_type="CAUSAL_LM")
 
 
+def load_4bit(model_dir: str | Path, cfg: AdapterConfig, device: torch.device) -> PreTrainedModel:
+    """The checkpoint at ``model_dir`` in QLoRA's 4-bit storage on this process's device, guarded with
+    :func:`guard_4bit` before anything runs."""
+    model = load_model(model_dir, quantization_config=quantization_config(cfg, device),
+                       device_map=kbit_device_map(device), dtype=compute_dtype(device))
+    guard_4bit(model)
+    return model
+
+
 def load_for_training(model_dir: str | Path, cfg: AdapterConfig, device: torch.device,
                       gradient_checkpointing: bool = False) -> PreTrainedModel:
     """Load a checkpoint ready for ``cfg.method``: the plain model (``full``), with LoRA adapters (``lora``),
@@ -57,10 +66,8 @@ def load_for_training(model_dir: str | Path, cfg: AdapterConfig, device: torch.d
         if gradient_checkpointing:
             model.enable_input_require_grads()
     else:
-        model = load_model(model_dir, quantization_config=quantization_config(cfg, device),
-                           device_map=kbit_device_map(device), dtype=compute_dtype(device))
-        guard_4bit(model)
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
+        model = prepare_model_for_kbit_training(load_4bit(model_dir, cfg, device),
+                                                use_gradient_checkpointing=gradient_checkpointing)
     return get_peft_model(model, lora_config(cfg))
 
 

@@ -145,6 +145,12 @@ def mix(pools: dict[str, list[Example]], sources: list[MixtureSource], seed: int
     return Mixture(examples, used, available)
 
 
+def skipped_note(source: MixtureSource) -> str:
+    """The note for an ``optional`` source whose file does not exist (yet)."""
+    return (f"source {source.name!r} skipped: {source.path} does not exist yet (run the stage that writes it to "
+            "include it)")
+
+
 @dataclass(frozen=True)
 class Pools:
     """Each available source's training examples (shuffled), the held-out examples of all of them, and a note
@@ -163,8 +169,7 @@ def load_pools(cfg: InstructConfig, world_dir: Path, run_dir: Path, seed: int) -
     for source in cfg.sources:
         records = read_records(source, Path(world_dir), Path(run_dir))
         if records is None:
-            notes.append(f"source {source.name!r} skipped: {source.path} does not exist yet (run the stage that "
-                         "writes it to include it)")
+            notes.append(skipped_note(source))
             continue
         train[source.name], kept = split_heldout(convert(records, source), cfg.heldout_per_source, seed, source.name)
         heldout += kept
