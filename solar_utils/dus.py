@@ -39,7 +39,10 @@ from .checkpoints import (
     write_model_card,
 )
 
-_LAYER_KEY = re.compile(r"^(?P<prefix>(?:.+?\.)?layers)\.(?P<idx>\d+)\.(?P<rest>.+)$")
+LAYER_KEY = re.compile(r"^(?P<prefix>(?:.+?\.)?layers\.)(?P<index>\d+)\.(?P<rest>.+)$")
+"""A decoder-layer tensor name, ``<prefix>layers.<index>.<rest>`` (e.g. ``model.layers.3.mlp.up_proj.weight``:
+prefix ``model.layers.``, index 3, rest ``mlp.up_proj.weight``); ``layers`` starts the name or follows a dot. The
+one definition: DUS and the merge planner (:mod:`solar_utils.merging.plan`) both use it."""
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -231,21 +234,22 @@ def _renamed_weights(names: Sequence[str], layer_map: Sequence[int], n: int) -> 
     by_layer: dict[int, list[tuple[str, str]]] = {}
     prefixes, pairs = set(), []
     for name in names:
-        match = _LAYER_KEY.match(name)
+        match = LAYER_KEY.match(name)
         if match:
             prefixes.add(match["prefix"])
-            by_layer.setdefault(int(match["idx"]), []).append((match["rest"], name))
+            by_layer.setdefault(int(match["index"]), []).append((match["rest"], name))
         else:
             pairs.append((name, name))
     if len(prefixes) != 1 or sorted(by_layer) != list(range(n)):
         raise CheckpointError(
-            f"the weights do not hold one stack of {n} layers as config.json says (layer prefixes {sorted(prefixes)}, "
+            f"the weights do not hold one stack of {n} layers as config.json says (layer prefixes "
+            f"{sorted(p.rstrip('.') for p in prefixes)}, "
             f"layer indices {sorted(by_layer)[:3]}...{sorted(by_layer)[-3:]}); the config and weights come from "
             "different models or the architecture is not a decoder-only causal LM."
         )
     prefix = prefixes.pop()
     for j, i in enumerate(layer_map):
-        pairs += [(f"{prefix}.{j}.{rest}", name) for rest, name in by_layer[i]]
+        pairs += [(f"{prefix}{j}.{rest}", name) for rest, name in by_layer[i]]
     return sorted(pairs, key=lambda pair: _natural_key(pair[0]))
 
 

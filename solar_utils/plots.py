@@ -29,6 +29,20 @@ def loss_curve(log_history: list[dict[str, Any]], baselines: dict[str, float] | 
     return fig
 
 
+def loss_curves(curves: dict[str, list[tuple[int, float]]], baselines: dict[str, float] | None = None,
+                title: str = "", ylabel: str = "held-out loss (nats/token)") -> Figure:
+    """One line per run (step, loss), with horizontal reference lines (e.g. the base model's loss)."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for label, curve in curves.items():
+        ax.plot(*zip(*curve), "o-", markersize=3, label=label)
+    for (label, value), style in zip((baselines or {}).items(), ("--", ":", "-.")):
+        ax.axhline(value, color="black", linestyle=style, linewidth=1, label=f"{label} ({value:.3f})")
+    ax.set(xlabel="step", ylabel=ylabel, title=title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def layer_map(n: int, m: int, ax: plt.Axes | None = None) -> Figure:
     """Depth up-scaling as a picture: two copies of an n-layer model, the 2m dropped layers, the 2(n-m) stack."""
     fig = ax.figure if ax is not None else plt.figure(figsize=(7.5, max(3.0, n * 0.22 + 1.2)))

@@ -35,17 +35,16 @@ def bf16_available(device: torch.device) -> bool:
 
 
 def training_arguments(cfg: PretrainConfig, output_dir: Path, seed: int, device: torch.device) -> TrainingArguments:
-    """The Trainer settings for pretraining: AdamW (0.9, beta2), cosine to ``min_lr_ratio``, periodic eval."""
-    return TrainingArguments(
-        output_dir=str(output_dir), max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=16, learning_rate=cfg.learning_rate, warmup_steps=cfg.warmup_steps,
+    """The Trainer settings for pretraining: AdamW (0.9, beta2), cosine to ``min_lr_ratio``, bf16 autocast also on
+    CPUs that do it natively; the shared settings are :func:`solar_utils.training.arguments.trainer_arguments`'s."""
+    # imported here: the solar_utils.training package imports this module (continued pretraining runs pretrain())
+    from solar_utils.training.arguments import trainer_arguments
+
+    return trainer_arguments(
+        TrainingArguments, cfg, output_dir, seed, device, max_steps=cfg.max_steps,
         lr_scheduler_type="cosine_with_min_lr", lr_scheduler_kwargs={"min_lr_rate": cfg.min_lr_ratio},
         weight_decay=cfg.weight_decay, adam_beta1=0.9, adam_beta2=cfg.adam_beta2, max_grad_norm=1.0,
-        bf16=cfg.bf16_autocast and bf16_available(device), eval_strategy="steps", eval_steps=cfg.eval_every,
-        logging_steps=min(10, cfg.eval_every), save_strategy="steps", save_steps=cfg.save_every,
-        save_total_limit=1, seed=seed, data_seed=seed, report_to="none", dataloader_num_workers=0,
-        use_cpu=device.type == "cpu", gradient_checkpointing=cfg.gradient_checkpointing,
-        eval_on_start=cfg.eval_on_start,
+        bf16=cfg.bf16_autocast, bf16_on_cpu=True, eval_on_start=cfg.eval_on_start,
     )
 
 

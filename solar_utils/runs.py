@@ -109,10 +109,6 @@ def start_stage(name: str, preset: str | Path, seed: int, output_dir: str | Path
     return Stage(name=name, dir=out, preset=config, seed=seed)
 
 
-def read_metrics(stage_dir: Path) -> dict[str, Any]:
-    return json.loads((stage_dir / "metrics.json").read_text())
-
-
 def package_versions() -> dict[str, str]:
     versions = {}
     for name in PACKAGES:

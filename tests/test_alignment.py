@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import sentences
+from conftest import make_tiny_model, sentences
 from transformers import TrainerCallback
 
 from solar_utils.alignment import (
@@ -25,27 +25,16 @@ from solar_utils.alignment import (
     to_preference,
 )
 from solar_utils.checkpoints import load_model, save_model, weights_sha256
-from solar_utils.config import AlignmentConfig, MixtureSource, load_preset
-from solar_utils.modeling import build_model
+from solar_utils.config import AlignmentConfig, MixtureSource
+from solar_utils.records import MixtureError, RecordError
 from solar_utils.tokenizer import train_tokenizer
-from solar_utils.training import MixtureError, RecordError
 
 LOG2 = math.log(2)
-SHAPE = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-         "num_key_value_heads": 2}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: a second thread only adds synchronisation
-    yield
-    torch.set_num_threads(threads)
+LAYERS = 2  # the tiny shape with 2 layers
 
 
 def _save(tokenizer, path, seed=0):
-    torch.manual_seed(seed)
-    model = build_model(load_preset("tiny", {"model": SHAPE}).model, tokenizer)
+    model = make_tiny_model(LAYERS, tokenizer=tokenizer, seed=seed)
     return save_model(model, path, tokenizer=tokenizer)
 
 
@@ -193,14 +182,12 @@ def test_rewards_of_a_model_against_itself_and_swapped_pairs(sft_dir, tokenizer)
 # ---- DPO -------------------------------------------------------------------------------------------------------
 
 
-def test_reference_with_another_tokenizer_is_refused(sft_dir, tokenizer, tmp_path):
+def test_reference_with_another_tokenizer_is_refused(sft_dir, tokenizer, tmp_path, tiny_model_factory):
     other = train_tokenizer([s.upper() for s in sentences(200)], vocab_size=280, min_frequency=1)
     ref_dir = _save(other, tmp_path / "other")
     with pytest.raises(AlignmentError, match="reference model at .*other was saved with a different tokenizer"):
         run_dpo(sft_dir, tokenizer, _pairs(8), _cfg(), tmp_path / "out", seed=0, ref_dir=ref_dir)
-    small = load_preset("tiny", {"model": SHAPE}).model
-    torch.manual_seed(0)
-    model = build_model(small, tokenizer)
+    model = tiny_model_factory(LAYERS, tokenizer=tokenizer, seed=0)
     model.resize_token_embeddings(len(tokenizer) - 10)
     no_tokenizer = save_model(model, tmp_path / "bare")
     with pytest.raises(AlignmentError, match=r"reference model at .*bare has \d+ token embeddings, fewer than"):

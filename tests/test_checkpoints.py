@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import make_tiny_model
 from safetensors import safe_open
 from safetensors.torch import save_file
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
 
 from solar_utils.checkpoints import (
     INDEX_NAME,
@@ -33,12 +34,7 @@ from solar_utils.checkpoints import (
 
 
 def tiny_model(tie: bool = False, seed: int = 0):
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-        vocab_size=128, tie_word_embeddings=tie,
-    )
-    return AutoModelForCausalLM.from_config(config)
+    return make_tiny_model(2, vocab_size=128, tie_word_embeddings=tie, seed=seed)
 
 
 def tiny_tokenizer() -> PreTrainedTokenizerFast:

@@ -1,10 +1,11 @@
 """Presets load into typed configs; unknown presets, keys and wrongly typed values are clear errors."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from solar_utils.config import PRESET_NAMES, Preset, PresetError, load_preset
+from solar_utils.config import PRESET_NAMES, ContinuedPretrainConfig, EvalConfig, Preset, PresetError, load_preset
 
 
 @pytest.mark.parametrize("name", PRESET_NAMES)
@@ -76,3 +77,25 @@ def test_section_validation_errors_name_the_file(tmp_path: Path):
     path.write_text("description: x\ndata: {world: {n_people: 1}}\n")
     with pytest.raises(PresetError, match="w.yaml:data:world: WorldConfig.n_people must be between 4"):
         load_preset(path)
+
+
+def test_a_nested_section_merges_over_its_places_default(tmp_path: Path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("description: x\ncontinued: {train: {max_steps: 300}, adapter: {r: 4}}\n")
+    continued = load_preset(path).continued
+    default = ContinuedPretrainConfig()
+    assert continued.train == dataclasses.replace(default.train, max_steps=300)
+    assert continued.train.eval_on_start and continued.train.learning_rate == 1e-3  # not PretrainConfig's defaults
+    assert continued.adapter == dataclasses.replace(default.adapter, r=4)
+    assert continued.compare == default.compare
+    assert load_preset("tiny", {"continued": {"train": {"max_steps": 300}, "adapter": {"r": 4}}}).continued == continued
+
+
+def test_lists_and_plain_mappings_are_replaced_whole(tmp_path: Path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("description: x\neval: {num_fewshot: {arc: 1}}\ndus: {sweep: [1]}\n")
+    preset = load_preset(path)
+    assert preset.eval.num_fewshot == {"arc": 1} and preset.dus.sweep == [1]
+    assert load_preset(path, {"eval": {"num_fewshot": {"mmlu": 2}}}).eval.num_fewshot == {"mmlu": 2}
+    assert load_preset("tiny", {"eval": {"num_fewshot": {}}}).eval.num_fewshot == {}
+    assert load_preset("tiny").eval.num_fewshot == EvalConfig().num_fewshot != {}

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import make_tiny_model, tiny_shape
 from safetensors import safe_open
-from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config
+from transformers import AutoConfig, AutoModelForCausalLM
 
 from solar_utils.checkpoints import CheckpointError, checkpoint_files, load_model, save_model, weights_sha256
 from solar_utils.dus import (
@@ -21,34 +22,21 @@ from solar_utils.dus import (
 )
 from solar_utils.shapes import meta_model, write_synthetic_checkpoint
 
-TINY = dict(
-    hidden_size=32, intermediate_size=64, num_hidden_layers=8, num_attention_heads=4, num_key_value_heads=2,
-    vocab_size=128,
-)
-CONFIGS = {
-    "llama": lambda **kw: LlamaConfig(**TINY, **kw),
-    "mistral": lambda **kw: MistralConfig(**TINY, sliding_window=4, **kw),
-    "qwen2": lambda **kw: Qwen2Config(**TINY, use_sliding_window=True, sliding_window=4, max_window_layers=4, **kw),
+LAYERS, VOCAB = 8, 128  # n = 8: the paper's 32 -> 48 ratio with m = 2
+WINDOWS = {  # each architecture's window settings: windows of 4, shorter than the test sequences
+    "llama": {},
+    "mistral": {"sliding_window": 4},
+    "qwen2": {"use_sliding_window": True, "sliding_window": 4, "max_window_layers": 4},
 }
-ARCHS = sorted(CONFIGS)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread; on a busy 2-core machine more threads make generate() 10-100x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+ARCHS = sorted(WINDOWS)
 
 
 def tiny(arch: str, seed: int = 0, **kw) -> torch.nn.Module:
-    torch.manual_seed(seed)
-    return AutoModelForCausalLM.from_config(CONFIGS[arch](**kw)).eval()
+    return make_tiny_model(LAYERS, arch=arch, seed=seed, vocab_size=VOCAB, **WINDOWS[arch], **kw).eval()
 
 
 def greedy(model: torch.nn.Module, use_cache: bool) -> torch.Tensor:
-    ids = torch.randint(0, TINY["vocab_size"], (2, 6), generator=torch.Generator().manual_seed(1))
+    ids = torch.randint(0, VOCAB, (2, 6), generator=torch.Generator().manual_seed(1))
     return model.generate(
         ids, attention_mask=torch.ones_like(ids), max_new_tokens=10, do_sample=False, use_cache=use_cache,
         pad_token_id=0,
@@ -77,6 +65,19 @@ def test_layer_map_paper_and_edges():
 def test_layer_map_bad_m(m):
     with pytest.raises(ValueError, match=r"m in \[0, 15\]|must be an int"):
         dus_layer_map(32, m)
+
+
+def test_one_layer_key_pattern_for_dus_and_merging():
+    from solar_utils import dus
+    from solar_utils.merging import plan
+
+    assert plan.LAYER_KEY is dus.LAYER_KEY
+    match = dus.LAYER_KEY.match("base_model.model.layers.12.self_attn.q_proj.weight")
+    assert (match["prefix"], match["index"], match["rest"]) == ("base_model.model.layers.", "12", "self_attn.q_proj.weight")
+    assert dus.LAYER_KEY.match("layers.0.mlp.weight")["prefix"] == "layers."
+    for name in ("model.embed_tokens.weight", "model.norm.weight", "lm_head.weight", "model.sublayers.1.w",
+                 "model.layers.x.weight", "model.layers.3"):
+        assert dus.LAYER_KEY.match(name) is None, name
 
 
 # ---------------------------------------------------------------------------------------------- in memory
@@ -169,7 +170,7 @@ def test_expand_identity_keeps_logits(arch):
     record = expanded.config.depth_up_scaling
     assert expanded.config.num_hidden_layers == 12 and record["method"] == "identity_expansion"
     assert record["layer_map"] == [0, 1, 1, 2, 3, 3, 4, 5, 5, 6, 7, 7] and record["identity_layers"] == [2, 5, 8, 11]
-    ids = torch.randint(0, TINY["vocab_size"], (2, 7), generator=torch.Generator().manual_seed(2))
+    ids = torch.randint(0, VOCAB, (2, 7), generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         torch.testing.assert_close(expanded(ids).logits, base(ids).logits, rtol=0, atol=1e-5)
     assert torch.equal(greedy(expanded, use_cache=True), greedy(base, use_cache=True))
@@ -214,7 +215,8 @@ def test_streaming_matches_mergekit_passthrough(tmp_path):
 
 
 def test_streaming_synthetic_shape(tmp_path):
-    shape = {"architecture": "LlamaForCausalLM", "config": {"model_type": "llama", **TINY, "hidden_size": 64}}
+    config = {"model_type": "llama", **tiny_shape(LAYERS, hidden=64, intermediate=64, vocab_size=VOCAB)}
+    shape = {"architecture": "LlamaForCausalLM", "config": config}
     src = write_synthetic_checkpoint(shape, tmp_path / "src", num_layers=4, max_shard_size=20_000)
     assert len(list(src.glob("model-*.safetensors"))) > 3
     dst = depth_up_scale_checkpoint(src, tmp_path / "dst", 1, max_shard_size=20_000)

@@ -240,6 +240,40 @@ def test_ngram_overlap() -> None:
     assert ngram_overlap(train[:1], items, n=13)["gsm8k"]["contaminated"] == 0
 
 
+def _streaming_overlap(train_texts, eval_items, n):
+    """The contamination check as it was before it used ``solar_utils.ngrams`` (eval n-grams in a dict, training
+    text streamed): the reference the index-based one must equal."""
+    owners = {}
+    for task_name, items in eval_items.items():
+        task = get_task(task_name)
+        for i, doc in enumerate(items):
+            words = re.sub(r"[^\w\s]", "", task.overlap_text(task.process(doc)).lower()).split()
+            size = min(n, len(words))
+            for k in range(len(words) - size + 1 if words else 0):
+                owners.setdefault(tuple(words[k: k + size]), set()).add((task.name, i))
+    hit = set()
+    for text in train_texts:
+        words = re.sub(r"[^\w\s]", "", text.lower()).split()
+        for size in {len(gram) for gram in owners}:
+            for k in range(len(words) - size + 1):
+                hit |= owners.get(tuple(words[k: k + size]), set())
+    return {get_task(t).name: sum(1 for o in hit if o[0] == get_task(t).name) for t in eval_items}
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 13])
+def test_ngram_overlap_equals_the_streaming_reference(n) -> None:
+    rng = random.Random(n)
+    vocab = ["Tom", "apples,", "buys", "4", "how", "MANY?", "the", "cat", "sees", "a", "dog.", "¿qué"]
+    sentence = lambda k: " ".join(rng.choice(vocab) for _ in range(k))  # noqa: E731
+    items = {"gsm8k": [{"question": sentence(rng.randrange(1, 9)), "answer": f"{sentence(rng.randrange(0, 4))}\n#### 1"}
+                       for _ in range(40)],
+             "arc": [{**ARC, "question": sentence(rng.randrange(1, 20))} for _ in range(40)]}
+    train = [sentence(rng.randrange(0, 30)) for _ in range(25)] + ["", "!!!"]
+    report = ngram_overlap(iter(train), items, n=n)
+    assert {t: r["contaminated"] for t, r in report.items()} == _streaming_overlap(train, items, n)
+    assert report["arc"]["items"] == 40 and report["arc"]["fraction"] == report["arc"]["contaminated"] / 40
+
+
 # ---- lm-eval export ----------------------------------------------------------------------------------------
 class _Loader(yaml.SafeLoader):
     pass
@@ -277,3 +311,15 @@ def test_export_rejects_bad_items(tmp_path: Path) -> None:
                 tasks=["winogrande"])
     with pytest.raises(ValueError, match="winogrande: item 1: field 'answer'"):
         export_harness_tasks(tmp_path, tmp_path / "tasks", tasks=["winogrande"])
+
+
+# ---- one spelling of the H6 tasks ----------------------------------------------------------------------------
+def test_every_module_uses_the_one_h6_tuple() -> None:
+    from solar_utils import h6, world
+    from solar_utils.config import MergingConfig
+    from solar_utils.evaluation import tasks
+    from solar_utils.stages import alignment_sdpo, evaluation
+
+    assert tasks.TASKS is h6.TASKS and world.TASKS is h6.TASKS and evaluation.COLUMNS is h6.TASKS
+    assert alignment_sdpo.H4_TASKS is h6.H4_TASKS and h6.H4_TASKS == h6.TASKS[:4]
+    assert list(h6.TASKS) == list(tasks.TASK_REGISTRY) == MergingConfig().eval_tasks

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from solar_utils.evaluation import TASKS, MemorySource, dump_source, evaluate, export_harness_tasks, harness_task_name
 from solar_utils.evaluation.harness_export import align_harness_samples
@@ -21,7 +20,6 @@ lm_eval = pytest.importorskip("lm_eval", reason="lm-eval is not installed (pip i
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory):
-    torch.set_num_threads(2)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
         patch.setenv("HF_DATASETS_OFFLINE", "1")

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from solar_utils.evaluation import TASKS, EvalResult, MemorySource, Scorer, evaluate
+from solar_utils.checkpoints import save_model
+from solar_utils.config import EvalConfig
+from solar_utils.evaluation import TASKS, EvalResult, MemorySource, Scorer, evaluate, preset_source, score_models
 from solar_utils.evaluation.cli import register
 from solar_utils.evaluation.sources import dump_source
 from solar_utils.evaluation.toy import build_model, build_tokenizer, toy_setup
@@ -19,7 +21,6 @@ from solar_utils.evaluation.toy import build_model, build_tokenizer, toy_setup
 
 @pytest.fixture(scope="module")
 def toy():
-    torch.set_num_threads(2)
     return toy_setup(seed=0, n_eval=6)
 
 
@@ -173,6 +174,27 @@ def test_overrides_limits_and_training_mode(toy) -> None:
         evaluate(model, tokenizer, ["mmlu_pro"], source=MemorySource(items))
     with pytest.raises(ValueError, match="arc: num_fewshot must be a non-negative integer"):
         evaluate(model, tokenizer, ["arc"], source=MemorySource(items), num_fewshot={"arc": -1})
+
+
+def test_score_models_is_evaluate_with_the_presets_settings(toy, tmp_path: Path) -> None:
+    items, tokenizer, model = toy
+    dump_source(MemorySource(items), tmp_path / "world" / "eval")
+    settings = EvalConfig(num_fewshot={"arc": 1, "gsm8k": 1}, batch_size=4, max_gen_toks=8)
+    checkpoint = save_model(model, tmp_path / "ckpt", tokenizer=tokenizer)
+    results = score_models({"in memory": model, "from disk": checkpoint}, tokenizer, settings, tmp_path / "world",
+                           seed=3, tasks=["arc", "gsm8k"], limit=4, output_dir=tmp_path / "out")
+    direct = evaluate(model, tokenizer, ["arc", "gsm8k"], source=MemorySource(items), num_fewshot=settings.num_fewshot,
+                      batch_size=4, limit=4, seed=3, max_gen_toks=8, progress=False)
+    for result in results.values():
+        assert result.scores == direct.scores and result.samples == direct.samples
+        assert result.settings["max_gen_toks"] == 8 and result.settings["limit"] == {"arc": 4, "gsm8k": 4}
+    assert (tmp_path / "out" / "from disk" / "results.json").is_file()
+    assert results["from disk"].headline() == {**direct.scores, "h6": None}
+    assert score_models({"m": model}, tokenizer, settings, tmp_path / "world", seed=3, limit=0) == {}
+    assert preset_source(EvalConfig(source="hub"), tmp_path / "world") == "hub"
+    assert preset_source(settings, tmp_path / "nowhere") == tmp_path / "nowhere" / "eval"
+    with pytest.raises(ValueError, match="pass a tokenizer"):
+        score_models({"m": model}, None, settings, tmp_path / "world", seed=3, limit=1)
 
 
 def test_cli_eval_writes_results(toy, tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from transformers import AutoConfig, MistralConfig, MistralForCausalLM
+from conftest import tiny_llama_config
+from transformers import AutoConfig, MistralForCausalLM
 
 from solar_utils.runner import run_pipeline
 
@@ -18,10 +19,9 @@ pytestmark = pytest.mark.notebooks
 @pytest.fixture(scope="module")
 def hub_preset(tmp_path_factory, tokenizer) -> Path:
     root = tmp_path_factory.mktemp("hub")
-    config = MistralConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=8,
-                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                           bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                           pad_token_id=tokenizer.pad_token_id)
+    config = tiny_llama_config(8, arch="mistral", vocab_size=len(tokenizer), max_position_embeddings=256,
+                               bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                               pad_token_id=tokenizer.pad_token_id)
     torch.manual_seed(0)
     MistralForCausalLM(config).save_pretrained(root / "mistral-mini")
     tokenizer.save_pretrained(root / "mistral-mini")

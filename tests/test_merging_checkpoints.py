@@ -6,15 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import make_tiny_model
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import (
-    AutoModelForCausalLM,
-    LlamaConfig,
-    LlamaForCausalLM,
-    MistralConfig,
-    MistralForCausalLM,
-    PreTrainedTokenizerFast,
-)
+from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
 from solar_utils.checkpoints import INDEX_NAME, iter_shard_tensors, load_model, read_config, save_model, weights_sha256
 from solar_utils.dus import depth_up_scale_checkpoint, dus_layer_map
@@ -32,37 +26,27 @@ from solar_utils.merging import (
 )
 from solar_utils.merging.recipes import RECIPE_NAME
 
-TINY = dict(
-    vocab_size=96,
-    hidden_size=32,
-    intermediate_size=64,
-    num_hidden_layers=4,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-)
+LAYERS, VOCAB = 4, 96  # the tiny shape with 4 layers, over a 96-word vocabulary
 SHARD = "20KB"  # tiny models then span ~10 shards
 
 
-def tokenizer(prefix: str = "w", size: int = 96) -> PreTrainedTokenizerFast:
+def tokenizer(prefix: str = "w", size: int = VOCAB) -> PreTrainedTokenizerFast:
     vocab = {f"{prefix}{i}": i for i in range(size)}
     tok = Tokenizer(models.WordLevel(vocab, unk_token=f"{prefix}0"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token=f"{prefix}0")
 
 
-def save_tiny(
-    dst: Path, noise_seed: int | None, cls=LlamaForCausalLM, config_cls=LlamaConfig, tok_prefix="w", **overrides
-) -> Path:
-    """A tiny random model: the seed-0 base, plus N(0, 0.02²) noise from ``noise_seed`` (a "fine-tune")."""
-    config = config_cls(**{**TINY, **overrides})
-    torch.manual_seed(0)
-    model = cls(config)
+def save_tiny(dst: Path, noise_seed: int | None, tok_prefix="w", layers=LAYERS, vocab_size=VOCAB, **shape) -> Path:
+    """A tiny random model: the seed-0 base, plus N(0, 0.02²) noise from ``noise_seed`` (a "fine-tune").
+    ``shape`` is passed on to ``make_tiny_model`` (``arch``, ``hidden``, ``tie_word_embeddings``, ...)."""
+    model = make_tiny_model(layers, seed=0, vocab_size=vocab_size, **shape)
     if noise_seed is not None:
         g = torch.Generator().manual_seed(noise_seed)
         with torch.no_grad():
             for p in model.parameters():
                 p.add_(torch.randn(p.shape, generator=g) * 0.02)
-    return save_model(model, dst, tokenizer(tok_prefix, config.vocab_size), max_shard_size=SHARD)
+    return save_model(model, dst, tokenizer(tok_prefix, vocab_size), max_shard_size=SHARD)
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +61,9 @@ def ckpt(tmp_path_factory):
         "tied_a": dict(noise_seed=1, tie_word_embeddings=True),
         "tied_b": dict(noise_seed=2, tie_word_embeddings=True),
         "tied_c": dict(noise_seed=3, tie_word_embeddings=True),
-        "mistral": dict(noise_seed=1, cls=MistralForCausalLM, config_cls=MistralConfig),
-        "wide": dict(noise_seed=1, hidden_size=48),
-        "deep": dict(noise_seed=1, num_hidden_layers=5),
+        "mistral": dict(noise_seed=1, arch="mistral"),
+        "wide": dict(noise_seed=1, hidden=48, intermediate=64),
+        "deep": dict(noise_seed=1, layers=5),
         "big_vocab": dict(noise_seed=1, vocab_size=128),
         "other_tok": dict(noise_seed=1, tok_prefix="v"),
     }

@@ -4,7 +4,8 @@ from dataclasses import replace
 
 import pytest
 import torch
-from transformers import LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from conftest import tiny_llama_config
+from transformers import LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM
 
 from solar_utils.modeling import ModelSetupError, build_model, describe_model, load_hub_model
 
@@ -24,9 +25,8 @@ def test_build_model_refuses_bad_head_counts(tiny_model_config, tokenizer):
 
 
 def _mistral_dir(tmp_path, tokenizer):
-    config = MistralConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=4,
-                           num_attention_heads=4, num_key_value_heads=2, sliding_window=64,
-                           max_position_embeddings=128, tie_word_embeddings=False)
+    config = tiny_llama_config(4, arch="mistral", vocab_size=len(tokenizer), sliding_window=64,
+                               max_position_embeddings=128, tie_word_embeddings=False)
     torch.manual_seed(0)
     model = MistralForCausalLM(config)
     model.save_pretrained(tmp_path / "mistral")
@@ -53,8 +53,7 @@ def test_wrong_layer_count_is_named(tmp_path, tiny_model_config, tokenizer):
 
 
 def test_unconvertible_architecture_is_refused(tmp_path, tiny_model_config, tokenizer):
-    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=4,
-                         num_attention_heads=4, num_key_value_heads=2)
+    config = tiny_llama_config(4, arch="qwen2", vocab_size=len(tokenizer))
     Qwen2ForCausalLM(config).save_pretrained(tmp_path / "qwen")
     cfg = replace(tiny_model_config, source="hub", hub_id=str(tmp_path / "qwen"), architecture="llama")
     with pytest.raises(ModelSetupError, match="cannot load a 'qwen2' checkpoint into the 'llama'"):

@@ -43,6 +43,14 @@ def test_conda_binder_and_ci_install_with_the_same_pins():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
+def test_make_setup_brings_jupyterlab_and_the_projects_kernel():
+    makefile = (ROOT / "Makefile").read_text()
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert '-e ".[test,lab]"' in makefile and {_name(r) for r in extras["lab"]} >= {"jupyterlab", "ipywidgets"}
+    assert "ipykernel install --sys-prefix --name $(KERNEL)" in makefile and "KERNEL := solar-dus" in makefile
+    assert re.search(r"^lab: setup.*\n\t\$\(BIN\)/jupyter lab notebooks/", makefile, re.M)
+
+
 def test_requires_python_matches_the_environments():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["requires-python"] == ">=3.11"
@@ -53,7 +61,7 @@ def test_notebooks_are_committed_clean_and_parameterised(notebook):
     nb = json.loads(notebook.read_text())
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert not any(c.get("outputs") or c.get("execution_count") for c in code), "strip outputs before committing"
-    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    assert nb["metadata"]["kernelspec"]["name"] == "solar-dus"  # the kernel `make setup` registers
     assert nb["cells"][0]["cell_type"] == "markdown" and nb["cells"][0]["source"][0].startswith("# ")
     params = code[0]
     assert "parameters" in params["metadata"].get("tags", [])

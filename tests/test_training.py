@@ -6,31 +6,26 @@ import json
 
 import pytest
 import torch
-from conftest import sentences
+from conftest import make_tiny_model, sentences
 from transformers import AutoModelForCausalLM, TrainerCallback
 
 from solar_utils.checkpoints import load_model, save_model
 from solar_utils.config import AdapterConfig, InstructConfig, MixtureSource, MixtureVariant, load_preset
 from solar_utils.data import pack_blocks
-from solar_utils.modeling import build_model
+from solar_utils.mixing import Mixture, mix, split_heldout
+from solar_utils.records import MixtureError, RecordError, to_chat
+from solar_utils.stages.instruction_tuning import mixture_table
 from solar_utils.training import (
-    Mixture,
-    MixtureError,
-    RecordError,
     continue_pretraining,
     guard_4bit,
     instruction_tune,
     load_for_training,
     load_pools,
-    mix,
     recovery_step,
     runnable_variants,
-    split_heldout,
-    to_chat,
     trained_as,
     variant_mixture,
 )
-from solar_utils.training.report import mixture_table
 from solar_utils.training.sft import check_trainable
 
 CPU = torch.device("cpu")
@@ -46,10 +41,8 @@ class Interrupt(TrainerCallback):
 
 @pytest.fixture(scope="module")
 def base_dir(tmp_path_factory, tokenizer):
-    cfg = load_preset("tiny", {"model": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-                                         "num_attention_heads": 4, "num_key_value_heads": 2}}).model
-    torch.manual_seed(0)
-    return save_model(build_model(cfg, tokenizer), tmp_path_factory.mktemp("base") / "model", tokenizer=tokenizer)
+    model = make_tiny_model(2, hidden=64, tokenizer=tokenizer, seed=0)
+    return save_model(model, tmp_path_factory.mktemp("base") / "model", tokenizer=tokenizer)
 
 
 # ---- schema converters -----------------------------------------------------------------------------------

@@ -8,14 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 from conftest import sentences
 from transformers import AutoModelForCausalLM
 
 from solar_utils.checkpoints import save_model
-from solar_utils.config import load_preset
-from solar_utils.modeling import build_model
 
 ACCELERATE = Path(__file__).parent.parent / "solar_utils" / "presets" / "accelerate"
 
@@ -27,19 +24,17 @@ def test_accelerate_configs_parse(name):
                                                                            "MULTI_CPU"}
 
 
-def test_continued_pretraining_under_accelerate_launch_with_two_cpu_processes(tmp_path, tokenizer):
-    small = {"model": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-                       "num_attention_heads": 4, "num_key_value_heads": 2}}
-    torch.manual_seed(0)
-    model_dir = save_model(build_model(load_preset("tiny", small).model, tokenizer), tmp_path / "base",
-                           tokenizer=tokenizer)
+def test_continued_pretraining_under_accelerate_launch_with_two_cpu_processes(tmp_path, tokenizer,
+                                                                             tiny_model_factory):
+    model_dir = save_model(tiny_model_factory(2, tokenizer=tokenizer, seed=0), tmp_path / "base", tokenizer=tokenizer)
     world = tmp_path / "world" / "corpus"
     world.mkdir(parents=True)
     for split, seed in (("train", 1), ("heldout", 2)):
         (world / f"{split}.jsonl").write_text("".join(json.dumps({"text": s}) + "\n" for s in sentences(300, seed)))
     preset = yaml.safe_load((ACCELERATE.parent / "tiny.yaml").read_text())
-    preset["continued"]["train"] |= {"max_steps": 4, "batch_size": 2, "seq_len": 32, "eval_every": 2,
-                                     "eval_blocks": 4, "save_every": 2, "bf16_autocast": False}
+    preset.setdefault("continued", {}).setdefault("train", {}).update(
+        {"max_steps": 4, "batch_size": 2, "seq_len": 32, "eval_every": 2, "eval_blocks": 4, "save_every": 2,
+         "bf16_autocast": False})
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(preset))
     out = subprocess.run(
         [str(Path(sys.executable).parent / "torchrun"), "--nproc_per_node", "2", "--no-python", sys.executable, "-m",

@@ -23,7 +23,8 @@ from solar_utils.alignment.preferences import Preference
 from solar_utils.checkpoints import load_model, read_config
 from solar_utils.config import AdapterConfig, AlignmentConfig
 from solar_utils.training.adapters import load_4bit, load_for_training, merge_adapters
-from solar_utils.training.devices import mixed_precision_bf16, training_device
+from solar_utils.training.arguments import trainer_arguments
+from solar_utils.training.devices import training_device
 
 
 class AlignmentError(ValueError):
@@ -64,16 +65,12 @@ def steps_for(n_pairs: int, cfg: AlignmentConfig) -> int:
 
 def dpo_arguments(cfg: AlignmentConfig, output_dir: Path, seed: int, device: torch.device, max_steps: int,
                   evaluate: bool) -> DPOConfig:
-    """trl settings from the preset, with device-aware precision (no bf16 on CPU) and checkpointing."""
-    return DPOConfig(
-        output_dir=str(output_dir), max_steps=max_steps, per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, warmup_steps=cfg.warmup_steps,
-        lr_scheduler_type="linear", beta=cfg.beta, max_length=cfg.max_length, bf16=mixed_precision_bf16(device),
-        gradient_checkpointing=cfg.gradient_checkpointing, eval_strategy="steps" if evaluate else "no",
-        eval_steps=cfg.eval_every, logging_steps=min(10, cfg.eval_every, max_steps), save_strategy="steps",
-        save_steps=cfg.save_every, save_total_limit=1, seed=seed, data_seed=seed, report_to="none",
-        dataloader_num_workers=0, use_cpu=device.type == "cpu",
-    )
+    """trl settings from the preset: Zephyr's linear decay and ``beta``, pairs cut at ``max_length``, held-out pairs
+    in batches of ``batch_size``, a log line at least once per run (the shared settings, with device-aware
+    precision: :func:`~solar_utils.training.arguments.trainer_arguments`)."""
+    return trainer_arguments(DPOConfig, cfg, output_dir, seed, device, max_steps=max_steps, lr_scheduler_type="linear",
+                             eval_batch_size=cfg.batch_size, logging_steps=min(10, cfg.eval_every, max_steps),
+                             evaluate=evaluate, beta=cfg.beta, max_length=cfg.max_length)
 
 
 def check_tokenizer(tokenizer: PreTrainedTokenizerBase, model_dir: str | Path, role: str) -> None:

@@ -16,16 +16,8 @@ from typing import Any
 from transformers import PreTrainedTokenizerBase
 
 from solar_utils.config import AlignmentConfig, MixtureSource
-from solar_utils.training.mixture import (
-    MixtureError,
-    RecordError,
-    chat_example,
-    mix,
-    read_records,
-    skipped_note,
-    split_heldout,
-    text_field,
-)
+from solar_utils.mixing import mix, split_heldout
+from solar_utils.records import MixtureError, RecordError, chat_example, read_records, skipped_note, text_field
 
 Preference = dict[str, list[dict[str, str]]]
 SAME_ANSWERS, LONG_PROMPT = "chosen == rejected", "prompt fills max_length"

@@ -1,16 +1,19 @@
 """H6 evaluation faithful to the Open LLM Leaderboard v1 (lm-evaluation-harness settings), fast on CPU and GPU.
 
 ``evaluate(model, tokenizer, source=...)`` scores ARC, HellaSwag, MMLU, TruthfulQA (mc2), Winogrande and GSM8K;
-``export_harness_tasks`` writes the same items as lm-eval tasks; ``ngram_overlap`` checks contamination.
+``score_models`` is every stage's way in (the preset's settings); ``paired_difference`` compares two models on the
+same items; ``export_harness_tasks`` writes the same items as lm-eval tasks; ``ngram_overlap`` checks contamination.
 Every deliberate difference from the harness is listed in ``DIFFERENCES`` (and where it happens, in the
 docstrings of ``scoring``, ``metrics``, ``evaluator`` and ``harness_export``).
 """
 
 from solar_utils.evaluation.contamination import ngram_overlap
-from solar_utils.evaluation.evaluator import EvalResult, evaluate
+from solar_utils.evaluation.evaluator import EvalResult, evaluate, preset_source, score_models
 from solar_utils.evaluation.harness_export import export_harness_tasks, harness_task_name
+from solar_utils.evaluation.paired import Difference, paired_difference, paired_mean_difference
 from solar_utils.evaluation.scoring import Scorer
-from solar_utils.evaluation.sources import HubSource, JsonlSource, MemorySource, dump_source, world_source
+from solar_utils.evaluation.sources import (HubSource, JsonlSource, MemorySource, dump_source, resolve_source,
+                                           world_source)
 from solar_utils.evaluation.tasks import TASKS, ItemError
 
 DIFFERENCES = (
@@ -23,5 +26,7 @@ DIFFERENCES = (
     "max_gen_toks is a parameter (256 in the harness) so that short-context models can run GSM8K.",
 )
 
-__all__ = ["DIFFERENCES", "TASKS", "EvalResult", "HubSource", "ItemError", "JsonlSource", "MemorySource", "Scorer",
-           "dump_source", "evaluate", "export_harness_tasks", "harness_task_name", "ngram_overlap", "world_source"]
+__all__ = ["DIFFERENCES", "TASKS", "Difference", "EvalResult", "HubSource", "ItemError", "JsonlSource",
+           "MemorySource", "Scorer", "dump_source", "evaluate", "export_harness_tasks", "harness_task_name",
+           "ngram_overlap", "paired_difference", "paired_mean_difference", "preset_source", "resolve_source",
+           "score_models", "world_source"]

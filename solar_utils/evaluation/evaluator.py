@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from solar_utils.evaluation import metrics
 from solar_utils.evaluation.scoring import MAX_GEN_TOKS, Scorer
 from solar_utils.evaluation.sources import SourceLike, resolve_source, write_jsonl
-from solar_utils.checkpoints import write_text_atomic
+from solar_utils.checkpoints import load_model, write_text_atomic
+from solar_utils.config import EvalConfig
 from solar_utils.evaluation.tasks import GSM8K_UNTIL, TASKS, Prompt, Task, get_task, prepare
 
 PerTask = int | Mapping[str, int] | None
@@ -41,6 +43,10 @@ class EvalResult:
         if not all(t in self.scores for t in TASKS):
             return None
         return metrics.mean([self.scores[t] for t in TASKS])
+
+    def headline(self) -> dict[str, float | None]:
+        """The task scores and their mean ``h6``: what a stage's table shows."""
+        return {**self.scores, "h6": self.h6}
 
     def summary(self) -> dict[str, Any]:
         """What ``results.json`` holds (NaN standard errors written as null)."""
@@ -98,6 +104,41 @@ def evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, tasks: 
     if output_dir is not None:
         result.write(output_dir)
     return result
+
+
+def preset_source(settings: EvalConfig, world_dir: str | os.PathLike) -> SourceLike:
+    """The preset's evaluation items, from its values only: the tiny world's ``eval/`` folder or the hub's."""
+    return Path(world_dir) / "eval" if settings.source == "world" else "hub"
+
+
+def score_models(models: Mapping[str, PreTrainedModel | str | os.PathLike], tokenizer: PreTrainedTokenizerBase | None,
+                 settings: EvalConfig, world_dir: str | os.PathLike, *, seed: int, tasks: Sequence[str] = TASKS,
+                 limit: PerTask = None, output_dir: str | os.PathLike | None = None) -> dict[str, EvalResult]:
+    """Every stage's one way to score models: each of ``models`` on ``tasks`` with the preset's ``eval`` settings
+    (source, shots, batch size, generation budget), ``limit`` items per task (default ``settings.limit``; 0 skips
+    the evaluation and returns ``{}``).
+
+    A model given as a checkpoint folder is loaded with its own tokenizer and freed after scoring; with
+    ``output_dir`` each model's samples and ``results.json`` go to ``<output_dir>/<name>/``.
+    """
+    limit = settings.limit if limit is None else limit
+    if limit == 0:
+        return {}
+    source = resolve_source(preset_source(settings, world_dir))
+    results = {}
+    for name, model in tqdm(models.items(), desc="scoring", unit="model", disable=len(models) < 2):
+        if isinstance(model, PreTrainedModel):
+            model_tokenizer = tokenizer
+        else:
+            model, model_tokenizer = load_model(model), AutoTokenizer.from_pretrained(model)
+        if model_tokenizer is None:
+            raise ValueError(f"{name}: pass a tokenizer for models given in memory")
+        results[name] = evaluate(model, model_tokenizer, tasks, source=source, num_fewshot=settings.num_fewshot or None,
+                                 batch_size=settings.batch_size, limit=limit, seed=seed,
+                                 max_gen_toks=settings.max_gen_toks, progress=False,
+                                 output_dir=None if output_dir is None else Path(output_dir) / name)
+        del model
+    return results
 
 
 def _run(task: Task, prompts: list[Prompt], scorer: Scorer, max_gen_toks: int) -> list[dict[str, Any]]:

@@ -27,9 +27,10 @@ import yaml
 
 from solar_utils.evaluation.metrics import GSM8K_IGNORE, GSM8K_STRICT
 from solar_utils.evaluation.scoring import MAX_GEN_TOKS
-from solar_utils.evaluation.sources import JsonlSource, write_jsonl
+from solar_utils.evaluation.sources import JsonlSource
 from solar_utils.checkpoints import write_text_atomic
 from solar_utils.evaluation.tasks import GSM8K_UNTIL, MMLU_LETTERS, TASKS, TRUTHFULQA_PREAMBLE, get_task
+from solar_utils.jsonl import write_jsonl
 
 UTILS_PY = '''"""lm-eval's own helpers for the exported solar_* tasks (re-exported, not reimplemented)."""
 from lm_eval.tasks.hellaswag.utils import process_docs as hellaswag_process_docs  # noqa: F401

@@ -12,15 +12,14 @@ A source is anything with ``eval_items(task) -> list[dict]`` and ``fewshot_items
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from solar_utils.checkpoints import write_text_atomic
 from solar_utils.evaluation.tasks import TASKS, get_task
+from solar_utils.jsonl import JsonlError, read_jsonl, write_jsonl
 
 
 @runtime_checkable
@@ -66,11 +65,11 @@ class JsonlSource:
         path = self.root / f"{get_task(task).name}.jsonl"
         if not path.is_file():
             raise FileNotFoundError(f"{task}: no evaluation items at {path}")
-        return read_jsonl(path, task)
+        return _read_items(path, task)
 
     def fewshot_items(self, task: str) -> list[dict]:
         path = self.root / f"{get_task(task).name}.fewshot.jsonl"
-        return read_jsonl(path, task) if path.is_file() else []
+        return _read_items(path, task) if path.is_file() else []
 
     def __repr__(self) -> str:
         return f"JsonlSource({str(self.root)!r})"
@@ -144,21 +143,12 @@ def resolve_source(source: SourceLike) -> Source:
     return source
 
 
-def read_jsonl(path: Path, task: str) -> list[dict]:
-    items = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    items.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{task}: {path}:{line_no}: not valid JSON ({err.msg})") from err
-    return items
-
-
-def write_jsonl(path: Path, rows: Iterable[dict]) -> Path:
-    """Write rows as JSON lines, atomically."""
-    return write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+def _read_items(path: Path, task: str) -> list[dict]:
+    """The items of one task file; a bad line's error names the task, the file and the line."""
+    try:
+        return read_jsonl(path)
+    except JsonlError as err:
+        raise JsonlError(f"{task}: {err}") from err
 
 
 def dump_source(source: SourceLike, out_dir: str | os.PathLike, tasks: Iterable[str] = TASKS) -> Path:

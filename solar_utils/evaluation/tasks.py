@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from solar_utils.evaluation import metrics
-
-TASKS: tuple[str, ...] = ("arc", "hellaswag", "mmlu", "truthfulqa", "winogrande", "gsm8k")
+from solar_utils.h6 import TASKS
 
 TRUTHFULQA_PREAMBLE = (
     "Q: What is human life expectancy in the United States?\n"

@@ -9,16 +9,18 @@ mirrors with the same columns. Set ``seed_dataset`` and ``seed_subsets`` in the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from solar_utils.config import MathSynthConfig
+from solar_utils.data import hub_dataset, read_world_file
 from solar_utils.mathsynth.verify import NO_BOXED, extract_boxed
 
 FIELDS = ("problem", "solution", "level", "type")
+WORLD_SEEDS = "math/seeds.jsonl"
+"""The tiny world's seed file, relative to the world folder."""
 
 
 class SeedError(ValueError):
@@ -60,10 +62,7 @@ def to_seeds(records: Iterable[dict[str, Any]]) -> tuple[list[Seed], dict[str, s
 
 def read_world_seeds(world_dir: Path) -> list[dict[str, Any]]:
     """The records of ``<world>/math/seeds.jsonl`` (notebook 00 writes it)."""
-    path = Path(world_dir) / "math" / "seeds.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"no math seeds at {path}: run notebooks/00_base_model.ipynb first")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_world_file(world_dir, WORLD_SEEDS, "math seeds")
 
 
 def read_hub_seeds(cfg: MathSynthConfig, loader: Callable[..., Iterable[dict]] | None = None) -> list[dict[str, Any]]:
@@ -72,11 +71,9 @@ def read_hub_seeds(cfg: MathSynthConfig, loader: Callable[..., Iterable[dict]] |
     if not cfg.seed_dataset:
         raise ValueError("mathsynth.seed_dataset is not set: name a MATH dataset on the hub, "
                          "e.g. EleutherAI/hendrycks_math")
-    if loader is None:
-        from datasets import load_dataset as loader
     records = []
     for subset in cfg.seed_subsets or [None]:
-        rows = loader(cfg.seed_dataset, subset, split=cfg.seed_split)
+        rows = hub_dataset(cfg.seed_dataset, subset, cfg.seed_split, loader=loader)
         records += [{**{key: row.get(key) for key in FIELDS}, "id": f"{subset or 'all'}/{cfg.seed_split}/{i:05d}"}
                     for i, row in enumerate(rows)]
     return records

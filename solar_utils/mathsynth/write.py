@@ -8,7 +8,6 @@ byte-identical files.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from solar_utils.checkpoints import write_text_atomic, write_json_atomic
+from solar_utils.jsonl import dumps_jsonl
 from solar_utils.mathsynth.records import Generation, Removed
 from solar_utils.mathsynth.seeds import Seed
 from solar_utils.ngrams import normalise
@@ -68,10 +68,6 @@ def alignment_records(generations: Sequence[Generation], seeds: Sequence[Seed]) 
     return [{"prompt": g.question, "chosen": g.solution, "rejected": original[g.seed_id], "provenance": _provenance(g)}
             for g in generations
             if g.method == "rephrase" and normalise(g.solution) != normalise(original[g.seed_id])]
-
-
-def _jsonl(records: Sequence[dict[str, Any]]) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
 def _lengths(texts: Sequence[str]) -> dict[str, float]:
@@ -124,7 +120,7 @@ def write_outputs(out_dir: Path, funnel: Funnel, generations: Sequence[Generatio
     if not alignment:
         raise EmptyResultError("step 'alignment': no rephrased generation whose answer differs from its seed's")
     sheet = datasheet(funnel, instruct, alignment, generator, methods)
-    texts = {INSTRUCT_FILE: _jsonl(instruct), ALIGNMENT_FILE: _jsonl(alignment),
+    texts = {INSTRUCT_FILE: dumps_jsonl(instruct), ALIGNMENT_FILE: dumps_jsonl(alignment),
              "datasheet.md": datasheet_markdown(sheet)}
     paths = {name: write_text_atomic(Path(out_dir) / name, text) for name, text in texts.items()}
     paths["datasheet.json"] = write_json_atomic(Path(out_dir) / "datasheet.json", sheet)

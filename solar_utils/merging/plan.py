@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,10 +20,9 @@ from typing import Any
 import torch
 
 from solar_utils.checkpoints import RECIPE_CONFIG_KEY
+from solar_utils.dus import LAYER_KEY
 from solar_utils.merging.methods import MergeError, MethodSpec, check_weights
 from solar_utils.merging.recipes import MergeRecipe, Setting, Slice, Source, check_value, resolve_setting, torch_dtype
-
-LAYER_PATTERN = re.compile(r"^(?P<prefix>.*?\blayers\.)(?P<index>\d+)\.(?P<rest>.+)$")
 
 
 @dataclass(frozen=True)
@@ -92,7 +90,7 @@ def _structure(ref: str, layout: ModelLayout) -> _Structure:
     layers: dict[int, set[str]] = {}
     others = set()
     for name in layout.shapes:
-        match = LAYER_PATTERN.match(name)
+        match = LAYER_KEY.match(name)
         if match:
             prefixes.add(match["prefix"])
             layers.setdefault(int(match["index"]), set()).add(match["rest"])

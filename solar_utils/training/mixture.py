@@ -1,154 +1,17 @@
-"""Instruction-data mixtures (paper Table 1): schema converters to chat messages, and a weighted, capped mixer.
+"""Instruction-data mixtures (paper Table 1, Table 3's variants): every source's examples, held-out slices, and
+each variant's weighted, capped mixture.
 
-Every source schema becomes trl's conversational prompt/completion form: ``{"prompt": [system?, user],
-"completion": [assistant]}``, so the model's chat template renders it and the loss covers the answer only.
+The records and their chat form come from :mod:`solar_utils.records`, the mixer from :mod:`solar_utils.mixing`.
 """
 
 from __future__ import annotations
 
-import json
-import random
-from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from solar_utils.config import InstructConfig, MixtureSource
-
-Example = dict[str, list[dict[str, str]]]
-
-
-class RecordError(ValueError):
-    """A training record that does not fit its declared schema; the message names the record and the field."""
-
-
-class MixtureError(ValueError):
-    """A mixture that cannot be built as configured; the message names the source or setting."""
-
-
-def text_field(record: dict[str, Any], key: str, where: str, required: bool = True) -> str:
-    """``record[key]`` as a string: present and non-empty when ``required``, else optional (default "")."""
-    if key not in record:
-        if required:
-            raise RecordError(f"{where}: missing field {key!r} (fields: {sorted(record)})")
-        return ""
-    value = record[key]
-    if not isinstance(value, str):
-        raise RecordError(f"{where}: field {key!r} must be a string, got {type(value).__name__} {value!r:.60}")
-    if required and not value.strip():
-        raise RecordError(f"{where}: field {key!r} is empty")
-    return value
-
-
-def chat_example(system: str, user: str, assistant: str) -> Example:
-    """A prompt (a system turn when ``system`` is not blank, then the user turn) and the assistant's completion."""
-    prompt = ([{"role": "system", "content": system}] if system.strip() else []) + [{"role": "user", "content": user}]
-    return {"prompt": prompt, "completion": [{"role": "assistant", "content": assistant}]}
-
-
-def from_alpaca(record: dict[str, Any], where: str) -> Example:
-    """Alpaca-GPT4 ``{"instruction", "input", "output"}``: the input (if any) follows the instruction."""
-    instruction, extra = text_field(record, "instruction", where), text_field(record, "input", where, required=False)
-    user = f"{instruction}\n\n{extra}" if extra.strip() else instruction
-    return chat_example("", user, text_field(record, "output", where))
-
-
-def from_openorca(record: dict[str, Any], where: str) -> Example:
-    """OpenOrca ``{"id", "system_prompt", "question", "response"}``: the system prompt becomes a system turn."""
-    return chat_example(text_field(record, "system_prompt", where, required=False),
-                        text_field(record, "question", where), text_field(record, "response", where))
-
-
-def from_math_instruct(record: dict[str, Any], where: str) -> Example:
-    """Synth. Math-Instruct ``{"instruction", "response", "provenance"}`` (notebook 03)."""
-    return chat_example("", text_field(record, "instruction", where), text_field(record, "response", where))
-
-
-SCHEMAS: dict[str, Callable[[dict[str, Any], str], Example]] = {
-    "alpaca": from_alpaca, "openorca": from_openorca, "math_instruct": from_math_instruct,
-}
-
-
-def to_chat(record: Any, schema: str, where: str = "record") -> Example:
-    """Convert one record of ``schema`` to prompt/completion chat messages, or raise a clear error."""
-    if schema not in SCHEMAS:
-        raise MixtureError(f"{where}: unknown dataset schema {schema!r}; known schemas: {sorted(SCHEMAS)}")
-    if not isinstance(record, dict):
-        raise RecordError(f"{where}: a record must be a JSON object, got {type(record).__name__}")
-    return SCHEMAS[schema](record, where)
-
-
-def read_records(source: MixtureSource, world_dir: Path, run_dir: Path,
-                 schemas: Collection[str] = SCHEMAS) -> list[dict[str, Any]] | None:
-    """The raw records of ``source`` (whose schema must be one of ``schemas``); None when an ``optional`` source's
-    file does not exist (yet)."""
-    if source.schema not in schemas:
-        raise MixtureError(f"source {source.name!r}: unknown dataset schema {source.schema!r}; "
-                           f"known schemas: {sorted(schemas)}")
-    if source.kind == "hub":
-        import datasets
-
-        return list(datasets.load_dataset(source.path, split=source.split))
-    path = (world_dir if source.kind == "world" else run_dir) / source.path
-    if not path.is_file():
-        if source.optional:
-            return None
-        raise MixtureError(f"source {source.name!r}: no file at {path}")
-    records = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise RecordError(f"{path}:{number}: not valid JSON ({err})") from err
-    return records
-
-
-def convert(records: list[dict[str, Any]], source: MixtureSource) -> list[Example]:
-    """Every record of ``source`` as chat messages; an error names the first bad record by its line number."""
-    return [to_chat(r, source.schema, f"{source.name} record {i + 1}") for i, r in enumerate(records)]
-
-
-@dataclass(frozen=True)
-class Mixture:
-    """The examples of a variant (shuffled) and, per source, how many were available and how many used."""
-
-    examples: list[Example]
-    used: dict[str, int]
-    available: dict[str, int]
-
-
-def split_heldout(examples: list[Example], n: int, seed: int, name: str) -> tuple[list[Example], list[Example]]:
-    """Shuffle ``examples`` with a per-source seed and keep the first ``n`` apart: ``(train, heldout)``."""
-    if n >= len(examples):
-        raise MixtureError(f"source {name!r} has {len(examples)} records, too few to hold out {n} "
-                           "(lower the stage's heldout_per_source)")
-    shuffled = examples[:]
-    random.Random(f"{seed}:{name}").shuffle(shuffled)
-    return shuffled[n:], shuffled[:n]
-
-
-def mix(pools: dict[str, list[Example]], sources: list[MixtureSource], seed: int) -> Mixture:
-    """Mix ``pools`` (already shuffled, by source name): each is capped at ``max_used``, then takes
-    ``round(weight × capped)`` examples (a weight above 1 repeats the pool), and the union is shuffled."""
-    examples: list[Example] = []
-    used, available = {}, {}
-    for source in sources:
-        if source.weight < 0:
-            raise MixtureError(f"source {source.name!r}: weight must be >= 0, got {source.weight}")
-        capped = pools[source.name][: source.max_used]
-        count = round(source.weight * len(capped))
-        if capped:
-            examples += [capped[i % len(capped)] for i in range(count)]
-        used[source.name], available[source.name] = count if capped else 0, len(pools[source.name])
-    random.Random(seed).shuffle(examples)
-    return Mixture(examples, used, available)
-
-
-def skipped_note(source: MixtureSource) -> str:
-    """The note for an ``optional`` source whose file does not exist (yet)."""
-    return (f"source {source.name!r} skipped: {source.path} does not exist yet (run the stage that writes it to "
-            "include it)")
+from solar_utils.config import InstructConfig
+from solar_utils.mixing import Mixture, mix, split_heldout
+from solar_utils.records import Example, MixtureError, convert, read_records, skipped_note
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from trl import SFTConfig, SFTTrainer
 
 from solar_utils.config import InstructConfig
 from solar_utils.training.adapters import load_for_training, merge_adapters
-from solar_utils.training.devices import mixed_precision_bf16, training_device
-from solar_utils.training.mixture import Example, MixtureError
+from solar_utils.training.arguments import trainer_arguments
+from solar_utils.training.devices import training_device
+from solar_utils.records import Example, MixtureError
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,10 @@ class SFTRun:
 
 
 def sft_arguments(cfg: InstructConfig, output_dir: Path, seed: int, device: torch.device) -> SFTConfig:
-    """trl settings from the preset, with device-aware precision (no bf16 on CPU) and checkpointing."""
-    return SFTConfig(
-        output_dir=str(output_dir), max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=16, learning_rate=cfg.learning_rate, warmup_steps=cfg.warmup_steps,
-        lr_scheduler_type="cosine", weight_decay=cfg.weight_decay, max_length=cfg.max_length,
-        bf16=mixed_precision_bf16(device), gradient_checkpointing=cfg.gradient_checkpointing,
-        eval_strategy="steps", eval_steps=cfg.eval_every, logging_steps=min(10, cfg.eval_every),
-        save_strategy="steps", save_steps=cfg.save_every, save_total_limit=1, seed=seed, data_seed=seed,
-        report_to="none", dataloader_num_workers=0, use_cpu=device.type == "cpu",
-    )
+    """trl settings from the preset: cosine decay, examples cut at ``max_length`` (the shared settings, with
+    device-aware precision: :func:`~solar_utils.training.arguments.trainer_arguments`)."""
+    return trainer_arguments(SFTConfig, cfg, output_dir, seed, device, max_steps=cfg.max_steps,
+                             lr_scheduler_type="cosine", weight_decay=cfg.weight_decay, max_length=cfg.max_length)
 
 
 def check_trainable(tokenizer: PreTrainedTokenizerBase, n_examples: int, cfg: InstructConfig, what: str) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 
+from solar_utils.h6 import TASKS
 from solar_utils.world import lexicon, problems
 from solar_utils.world.config import WorldConfig
 from solar_utils.world.entities import Species, Universe
@@ -28,7 +29,6 @@ from solar_utils.world.overlap import overlap_text
 from solar_utils.world.phrasing import article, cycle, options, stream
 from solar_utils.world.questions import LETTERS, subject_questions
 
-TASKS = ("arc", "hellaswag", "mmlu", "truthfulqa", "winogrande", "gsm8k")
 MAX_TRIES_PER_ITEM = 60
 
 ArcMaker = Callable[[random.Random], tuple[str, list[str], int]]

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from solar_utils.jsonl import dumps_jsonl
 from solar_utils.world.config import WorldConfig
 from solar_utils.world.corpus import build_corpus
 from solar_utils.world.entities import Universe, sample_universe
@@ -112,7 +113,7 @@ class World:
         manifest: dict[str, Any] = {"seed": self.seed, "config": asdict(self.config), "files": {}}
         with atomic_dir(directory, overwrite=True) as tmp:
             for rel, records in self.files().items():
-                data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+                data = dumps_jsonl(records).encode()
                 _write(tmp / rel, data)
                 manifest["files"][rel] = {"sha256": hashlib.sha256(data).hexdigest(), "records": len(records)}
             world = {"seed": self.seed, "config": asdict(self.config), **self.universe.to_json()}

@@ -9,7 +9,6 @@ paper's Table 7, with the paper's H6 beside them.
 from __future__ import annotations
 
 import gc
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,22 +21,21 @@ import torch
 from matplotlib.figure import Figure
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from solar_utils import checkpoints
-from solar_utils.config import MergingConfig, MixtureSource, PretrainConfig
-from solar_utils.data import load_texts, pack_blocks
-from solar_utils.evaluation import evaluate
+from solar_utils import checkpoints, paper
+from solar_utils.config import MergingConfig, MixtureSource, Preset, PretrainConfig
+from solar_utils.data import load_texts, pack_blocks, read_world_file
+from solar_utils.evaluation import score_models
 from solar_utils.merging import MergeRecipe, make_recipe, merge_models
 from solar_utils.pretrain import PretrainResult, pretrain
-from solar_utils.training.mixture import convert, read_records
+from solar_utils.records import convert, read_records
 
 CANDIDATES = ("Cand. 1 (math)", "Cand. 2 (instruction)")
 """Row names of the two specialists; like the paper's candidates, 1 is the stronger on GSM8K."""
 
-PAPER_TABLE7_H6 = {
-    "Cand. 1 (math)": 73.73, "Cand. 2 (instruction)": 73.28, "Average (0.5, 0.5)": 74.00,
-    "Average (0.4, 0.6)": 73.93, "Average (0.6, 0.4)": 74.05, "SLERP (t=0.5)": 73.96,
-}
-"""SOLAR paper Tables 6-7: H6 of the two merge candidates and their merges (SLERP's t is not reported)."""
+_OUR_ROWS = {"Cand. 1": CANDIDATES[0], "Cand. 2": CANDIDATES[1], "SLERP": "SLERP (t=0.5)"}
+PAPER_TABLE7_H6 = {_OUR_ROWS.get(name, name): row["h6"] for name, row in paper.table("table6_7").items()}
+"""SOLAR paper Tables 6-7 (``solar_utils/paper.yaml``): H6 of the two merge candidates and their merges, under our
+row names (SLERP's t is not reported; ours at t = 0.5 stands beside it)."""
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -65,12 +63,7 @@ def math_texts(cfg: MergingConfig, world_dir: Path | None) -> list[str]:
     ``Question: … / Answer: …`` text (the corpus's word-problem layout)."""
     texts = [t for t in load_texts(cfg.math_text, world_dir) if cfg.math_marker in t]
     if cfg.math_seeds is not None:
-        if world_dir is None:
-            raise ValueError("merging.math_seeds is a file of the tiny world: pass world_dir")
-        path = Path(world_dir) / cfg.math_seeds
-        if not path.is_file():
-            raise FileNotFoundError(f"no math seeds at {path}: run notebook 00 first")
-        seeds = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        seeds = read_world_file(world_dir, cfg.math_seeds, "math seeds (merging.math_seeds)")
         texts += [f"Question: {s['problem']}\nAnswer: {s['solution']}" for s in seeds]
     if not texts:
         raise ValueError(f"no math text: no document of {cfg.math_text} contains {cfg.math_marker!r}")
@@ -120,18 +113,13 @@ def _finite(x: float) -> float | None:
     return None if math.isnan(x) else x
 
 
-def eval_source(cfg: MergingConfig, world_dir: Path) -> Path | str:
-    """Where the evaluation items come from: the tiny world's ``eval/`` folder or ``"hub"``."""
-    return Path(world_dir) / "eval" if cfg.eval_source == "world" else "hub"
-
-
-def score_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, cfg: MergingConfig,
-                source: Path | str, seed: int, num_fewshot: dict[str, int] | None = None) -> Scores:
-    """Evaluate ``model`` on ``cfg.eval_tasks`` (first ``cfg.eval_limit`` items each) with leaderboard settings,
-    ``num_fewshot`` overriding the shots per task (the preset's ``eval.num_fewshot``, as notebook 07 uses)."""
-    result = evaluate(model, tokenizer, cfg.eval_tasks, source=source, num_fewshot=num_fewshot or None,
-                      batch_size=cfg.eval_batch_size, limit=cfg.eval_limit, seed=seed, max_gen_toks=cfg.max_gen_toks,
-                      progress=False)
+def score_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, preset: Preset, world_dir: Path,
+                seed: int) -> Scores:
+    """``model`` on the merging stage's ``eval_tasks`` (first ``eval_limit`` items each), scored as every stage
+    scores (:func:`solar_utils.evaluation.score_models` with the preset's ``eval`` settings)."""
+    cfg = preset.merging
+    (result,) = score_models({"model": model}, tokenizer, preset.eval, world_dir, seed=seed, tasks=cfg.eval_tasks,
+                             limit=cfg.eval_limit).values()
     return Scores(dict(result.scores), dict(result.stderrs))
 
 

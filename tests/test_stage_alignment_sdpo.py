@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from solar_utils.alignment.report import chunk_sources, difference, h4, sdpo_table, steps_table, verdict
+from solar_utils.stages.alignment_sdpo import chunk_sources, difference, h4, sdpo_table, steps_table, verdict
 
 SCORES = {"arc": 0.4, "hellaswag": 0.8, "mmlu": 0.3, "truthfulqa": 0.5, "winogrande": 0.9, "gsm8k": 0.1}
 STDERRS = {"arc": 0.04, "hellaswag": 0.04, "mmlu": 0.04, "truthfulqa": 0.04, "winogrande": 0.01, "gsm8k": 0.01}

@@ -2,7 +2,7 @@
 
 import math
 
-from solar_utils.evaluation import report
+from solar_utils.stages import evaluation as report
 from solar_utils.evaluation.evaluator import EvalResult
 
 ITEMS = {

@@ -7,19 +7,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from solar_utils import paper
 from solar_utils.evaluation.evaluator import EvalResult
 from solar_utils.evaluation.tasks import TASKS
 
-COLUMNS = ("arc", "hellaswag", "mmlu", "truthfulqa", "winogrande", "gsm8k")
+COLUMNS = TASKS
 HEADERS = ("ARC", "HellaSwag", "MMLU", "TruthfulQA", "Winogrande", "GSM8K")
-# Paper Table 2 (H6 and the six tasks, in %), for reference beside our rows.
-PAPER_TABLE2 = {
-    "SOLAR 10.7B-Instruct": (74.20, 71.08, 88.16, 66.21, 71.43, 83.58, 64.75),
-    "Mixtral 8x7B-Instruct-v0.1": (72.62, 70.22, 87.63, 71.16, 64.58, 81.37, 60.73),
-    "Llama 2 70B": (67.87, 67.32, 87.33, 69.83, 44.92, 83.74, 54.06),
-    "SOLAR 10.7B": (66.04, 61.95, 84.60, 65.48, 45.04, 83.66, 55.50),
-    "Mistral 7B": (60.97, 59.98, 83.31, 64.16, 42.15, 78.37, 37.83),
-}
+# Paper Table 2 (H6 and the six tasks, in %; solar_utils/paper.yaml), for reference beside our rows.
+PAPER_TABLE2 = {name: tuple(row[c] for c in ("h6", *COLUMNS)) for name, row in paper.table("table2").items()}
 
 
 def run_models(run_dir: Path) -> dict[str, Path]:

@@ -10,12 +10,13 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from solar_utils import paper
 from solar_utils.alignment.preferences import Preference
+from solar_utils.h6 import H4_TASKS
 
-H4_TASKS = ("arc", "hellaswag", "mmlu", "truthfulqa")
-
-# sDPO paper (arXiv 2403.19270v2), Tables 2-3: SOLAR 10.7B after SFT, then aligned on the same data three ways.
-PAPER_SDPO_H4 = {"SFT": 69.51, "DPO (all at once)": 72.67, "sDPO (easy → hard)": 74.31, "sDPO (random chunks)": 72.56}
+# sDPO paper (arXiv 2403.19270v2), Tables 2-3 (solar_utils/paper.yaml): SOLAR 10.7B after SFT, then aligned on the
+# same data three ways.
+PAPER_SDPO_H4 = {name: row["h4"] for name, row in paper.table("sdpo_h4").items()}
 
 
 def chunk_sources(chunks: list[list[Preference]], pairs_by_source: dict[str, list[Preference]]) -> list[dict[str, int]]:
