@@ -8,7 +8,7 @@ from pathlib import Path
 
 from solar_utils.config import PresetError
 from solar_utils.evaluation.cli import register as register_eval
-from solar_utils.runner import RunFailed, run_pipeline
+from solar_utils.runner import RUNNER_KERNEL, RunFailed, run_pipeline
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=1234, help="the run's one seed, passed to every notebook")
     run.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 00,01")
     run.add_argument("--notebooks-dir", type=Path, default=None, help="where the numbered notebooks live")
-    run.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebooks' own)")
+    run.add_argument("--kernel", default=RUNNER_KERNEL,
+                     help="Jupyter kernel name (default: python3, the Python running solar-repro)")
     run.add_argument("--log-output", action="store_true", help="stream the notebooks' output to the terminal")
     run.set_defaults(func=_run)
     register_eval(commands)

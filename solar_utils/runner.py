@@ -19,6 +19,9 @@ from papermill.exceptions import PapermillExecutionError
 from solar_utils.config import load_preset
 
 NOTEBOOK_PATTERN = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
+RUNNER_KERNEL = "python3"
+"""ipykernel's built-in kernel: the Python that runs the runner, so a run uses this environment whatever kernels
+are registered (the notebooks name ``solar-dus``, the kernel ``make setup`` registers for JupyterLab)."""
 
 
 class RunFailed(RuntimeError):
@@ -57,7 +60,7 @@ def select_notebooks(found: dict[str, Path], only: list[str] | None) -> list[Pat
 
 
 def run_pipeline(preset: str, output_dir: Path, seed: int = 1234, only: list[str] | None = None,
-                 notebooks_dir: Path | None = None, kernel_name: str | None = None,
+                 notebooks_dir: Path | None = None, kernel_name: str = RUNNER_KERNEL,
                  log_output: bool = False) -> Path:
     """Run the notebooks at ``preset`` into ``output_dir``; returns the path of ``summary.md``."""
     load_preset(preset)  # fail fast on an unknown preset, before any kernel starts
@@ -70,7 +73,7 @@ def run_pipeline(preset: str, output_dir: Path, seed: int = 1234, only: list[str
 
 
 def execute_notebook(notebook: Path, stage_dir: Path, preset: str, seed: int,
-                     kernel_name: str | None = None, log_output: bool = False) -> Path:
+                     kernel_name: str = RUNNER_KERNEL, log_output: bool = False) -> Path:
     """Execute one notebook with papermill; the executed copy lands in ``stage_dir`` atomically."""
     stage_dir.mkdir(parents=True, exist_ok=True)
     final = stage_dir / notebook.name

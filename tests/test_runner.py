@@ -1,6 +1,7 @@
 """The papermill runner: order, parameters, --only, failure messages, summary, CLI."""
 
 import json
+import sys
 from pathlib import Path
 
 import nbformat
@@ -44,6 +45,19 @@ def test_runs_in_order_with_parameters_and_writes_summary(notebooks: Path, tmp_p
         assert (tmp_path / "run" / stage / f"{stage}.ipynb").is_file()
     text = summary.read_text()
     assert "## 00_first" in text and "| x.y | 1.5 |" in text
+
+
+def test_runs_in_the_runners_python_whatever_kernel_the_notebook_names(tmp_path: Path):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    _notebook(folder / "00_first.ipynb", "import json, pathlib, sys\n"
+              "(pathlib.Path(output_dir) / 'metrics.json').write_text(json.dumps({'python': sys.executable}))")
+    nb = nbformat.read(folder / "00_first.ipynb", as_version=4)
+    nb.metadata["kernelspec"] = {"name": "a-kernel-nobody-registered", "display_name": "?", "language": "python"}
+    nbformat.write(nb, folder / "00_first.ipynb")
+    run_pipeline("tiny", tmp_path / "run", notebooks_dir=folder)
+    ran = json.loads((tmp_path / "run" / "00_first" / "metrics.json").read_text())["python"]
+    assert Path(ran).resolve() == Path(sys.executable).resolve()
 
 
 def test_only_selects_and_validates(notebooks: Path):
