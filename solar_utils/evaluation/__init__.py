@@ -1,8 +1,9 @@
 """H6 evaluation faithful to the Open LLM Leaderboard v1 (lm-evaluation-harness settings), fast on CPU and GPU.
 
 ``evaluate(model, tokenizer, source=...)`` scores ARC, HellaSwag, MMLU, TruthfulQA (mc2), Winogrande and GSM8K;
-``score_models`` is every stage's way in (the preset's settings); ``paired_difference`` compares two models on the
-same items; ``export_harness_tasks`` writes the same items as lm-eval tasks; ``ngram_overlap`` checks contamination.
+``score_models`` is every stage's way in (the preset's settings; with ``cache_dir`` no model is scored twice on a
+task, see ``cache``); ``paired_difference`` compares two models on the same items; ``export_harness_tasks`` writes
+the same items as lm-eval tasks; ``ngram_overlap`` checks contamination.
 Every deliberate difference from the harness is listed in ``DIFFERENCES`` (and where it happens, in the
 docstrings of ``scoring``, ``metrics``, ``evaluator`` and ``harness_export``).
 """

@@ -18,6 +18,7 @@ from typing import Any
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from solar_utils.evaluation import cache as score_cache
 from solar_utils.evaluation import metrics
 from solar_utils.evaluation.scoring import MAX_GEN_TOKS, Scorer
 from solar_utils.evaluation.sources import SourceLike, resolve_source, write_jsonl
@@ -113,32 +114,89 @@ def preset_source(settings: EvalConfig, world_dir: str | os.PathLike) -> SourceL
 
 def score_models(models: Mapping[str, PreTrainedModel | str | os.PathLike], tokenizer: PreTrainedTokenizerBase | None,
                  settings: EvalConfig, world_dir: str | os.PathLike, *, seed: int, tasks: Sequence[str] = TASKS,
-                 limit: PerTask = None, output_dir: str | os.PathLike | None = None) -> dict[str, EvalResult]:
+                 limit: PerTask = None, output_dir: str | os.PathLike | None = None,
+                 cache_dir: str | os.PathLike | None = None) -> dict[str, EvalResult]:
     """Every stage's one way to score models: each of ``models`` on ``tasks`` with the preset's ``eval`` settings
     (source, shots, batch size, generation budget), ``limit`` items per task (default ``settings.limit``; 0 skips
     the evaluation and returns ``{}``).
 
     A model given as a checkpoint folder is loaded with its own tokenizer and freed after scoring; with
     ``output_dir`` each model's samples and ``results.json`` go to ``<output_dir>/<name>/``.
+
+    With ``cache_dir`` (a run's ``scores/`` folder) each task's result is looked up first by the model's weights
+    and the task's settings (:mod:`solar_utils.evaluation.cache`): only the missing tasks are scored (one
+    ``evaluate`` call per model, a checkpoint folder loaded only then) and stored. ``settings["cached"]`` lists the
+    tasks that came from the cache; everything else equals a fresh run's.
     """
     limit = settings.limit if limit is None else limit
     if limit == 0:
         return {}
     source = resolve_source(preset_source(settings, world_dir))
+    names = [get_task(t).name for t in tasks]
+    num_fewshot = settings.num_fewshot or None
+    shots, limits = _per_task(num_fewshot, names, "num_fewshot"), _per_task(limit, names, "limit")
+    sources = {} if cache_dir is None else {n: score_cache.source_sha256(source, n) for n in names}
     results = {}
     for name, model in tqdm(models.items(), desc="scoring", unit="model", disable=len(models) < 2):
-        if isinstance(model, PreTrainedModel):
-            model_tokenizer = tokenizer
-        else:
-            model, model_tokenizer = load_model(model), AutoTokenizer.from_pretrained(model)
+        in_memory = isinstance(model, PreTrainedModel)
+        model_tokenizer = tokenizer if in_memory else AutoTokenizer.from_pretrained(model)
         if model_tokenizer is None:
             raise ValueError(f"{name}: pass a tokenizer for models given in memory")
-        results[name] = evaluate(model, model_tokenizer, tasks, source=source, num_fewshot=settings.num_fewshot or None,
-                                 batch_size=settings.batch_size, limit=limit, seed=seed,
-                                 max_gen_toks=settings.max_gen_toks, progress=False,
-                                 output_dir=None if output_dir is None else Path(output_dir) / name)
-        del model
+        keys, cached = {}, {}
+        if cache_dir is not None:
+            fields = score_cache.model_fields(model, model_tokenizer)
+            for n in names:
+                keys[n] = score_cache.task_key(fields, n, source=sources[n], seed=seed,
+                                               num_fewshot=shots.get(n, get_task(n).num_fewshot),
+                                               limit=limits.get(n), max_gen_toks=settings.max_gen_toks)
+                if (entry := score_cache.load(cache_dir, keys[n])) is not None:
+                    cached[n] = entry
+        missing = [n for n in names if n not in cached]
+        fresh = None
+        if missing or not cached:  # (no tasks at all: evaluate's empty result, as without a cache)
+            loaded = model if in_memory else load_model(model)
+            fresh = evaluate(loaded, model_tokenizer, missing, source=source, num_fewshot=num_fewshot,
+                             batch_size=settings.batch_size, limit=limit, seed=seed,
+                             max_gen_toks=settings.max_gen_toks, progress=False)
+            del loaded
+            if cache_dir is not None:
+                for n in missing:
+                    score_cache.store(cache_dir, keys[n], samples=fresh.samples[n], score=fresh.scores[n],
+                                      stderr=fresh.stderrs[n], subscores=fresh.subscores.get(n),
+                                      settings=_task_settings(fresh.settings, n))
+            fresh_settings = fresh.settings
+        else:  # every task cached: the settings evaluate would have reported
+            model_name = str(model) if not in_memory else (getattr(model.config, "_name_or_path", "")
+                                                           or type(model).__name__)
+            fresh_settings = {"seed": seed, "batch_size": settings.batch_size, "max_length": fields["max_length"],
+                              "max_gen_toks": settings.max_gen_toks, "source": repr(source), "model": model_name}
+        results[name] = _combine(names, cached, fresh, keys, fresh_settings)
+        if output_dir is not None:
+            results[name].write(Path(output_dir) / name)
     return results
+
+
+def _task_settings(settings: Mapping[str, Any], task: str) -> dict[str, Any]:
+    """One task's view of ``evaluate``'s settings (what a cache file records about how it was scored)."""
+    return {k: v[task] if k in ("num_fewshot", "limit") else v for k, v in settings.items()}
+
+
+def _combine(names: list[str], cached: Mapping[str, dict[str, Any]], fresh: EvalResult | None,
+             keys: Mapping[str, Mapping[str, Any]], fresh_settings: Mapping[str, Any]) -> EvalResult:
+    """One ``EvalResult`` over ``names`` in order, each task from the cache or from ``fresh``, with the settings a
+    fresh ``evaluate`` over all of them reports, plus ``cached``: the tasks that came from the cache."""
+    result = EvalResult({}, {}, {})
+    for n in names:
+        part = cached.get(n) or {"score": fresh.scores[n], "stderr": fresh.stderrs[n],  # type: ignore[union-attr]
+                                 "samples": fresh.samples[n], "subscores": fresh.subscores.get(n)}
+        result.scores[n], result.stderrs[n], result.samples[n] = part["score"], part["stderr"], part["samples"]
+        if part["subscores"] is not None:
+            result.subscores[n] = part["subscores"]
+    per_task = {k: {n: keys[n][k] if n in cached else fresh_settings[k][n] for n in names}
+                for k in ("num_fewshot", "limit")}
+    result.settings = {**per_task, **{k: v for k, v in fresh_settings.items() if k not in per_task},
+                       "cached": [n for n in names if n in cached]}
+    return result
 
 
 def _run(task: Task, prompts: list[Prompt], scorer: Scorer, max_gen_toks: int) -> list[dict[str, Any]]:
