@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 from solar_utils.config import PresetError
 from solar_utils.evaluation.cli import register as register_eval
-from solar_utils.runner import RUNNER_KERNEL, RunFailed, run_pipeline
+from solar_utils.runner import RUNNER_KERNEL, RunFailed, run_pipeline, section
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,12 +30,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.log_output:  # papermill logs the notebooks' output at INFO
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
     summary = run_pipeline(
         args.preset, args.output_dir, seed=args.seed, only=args.only.split(",") if args.only else None,
         notebooks_dir=args.notebooks_dir, kernel_name=args.kernel, log_output=args.log_output,
     )
-    print(summary.read_text())
-    print(f"summary written to {summary}")
+    print()
+    print(section(summary.read_text(), "Claims"))
+    print(f"\nsummary written to {summary}")
     return 0
 
 

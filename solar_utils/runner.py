@@ -2,19 +2,32 @@
 
 Each notebook ``NN_name.ipynb`` gets the parameters ``preset``, ``seed`` and ``output_dir = <run>/NN_name``
 and writes its artifacts, ``metrics.json`` and ``manifest.json`` there; the executed notebook is saved beside
-them. A failing notebook stops the run with its name and the cell that failed. At the end the runner writes
-``<run>/summary.md`` with every stage's metrics.
+them. Progress is one line per notebook (``[3/8] 02_continued_pretraining … 176 s``). A failing notebook stops
+the run with its name and the cell that failed.
+
+At the end the runner writes the run's report, ``<run>/summary.md``: the paper's claims first (every stage's
+``metrics.json`` key ``claims``: one table of claim, paper, ours, verdict, notebook, and the verdict counts), then
+a short section per stage (its manifest line, its ``headline`` table, links to its figures). Every metric,
+flattened, goes to ``<run>/metrics_flat.json``.
+
+Kernels start with CurveZMQ transport encryption (:class:`EncryptedKernelManager`), so ipykernel has no reason
+to warn that it "is running over TCP without encryption".
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import papermill
+import zmq
+from jupyter_client.manager import AsyncKernelManager
 from papermill.exceptions import PapermillExecutionError
+from traitlets import default
 
 from solar_utils.config import load_preset
 
@@ -22,10 +35,22 @@ NOTEBOOK_PATTERN = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
 RUNNER_KERNEL = "python3"
 """ipykernel's built-in kernel: the Python that runs the runner, so a run uses this environment whatever kernels
 are registered (the notebooks name ``solar-dus``, the kernel ``make setup`` registers for JupyterLab)."""
+VERDICTS = ("reproduced", "not reproduced", "unresolved")
 
 
 class RunFailed(RuntimeError):
     """A notebook of the pipeline failed; the message names the notebook and the cell."""
+
+
+class EncryptedKernelManager(AsyncKernelManager):
+    """nbclient's kernel manager, with jupyter_client's ``transport_encryption`` policy ``auto``: the manager
+    provisions CurveZMQ keys for kernels whose kernelspec declares ``supported_encryption: ["curve"]`` (ipykernel's
+    do), so the kernel's sockets are encrypted and ipykernel does not log its plain-TCP warning. A kernelspec
+    without that declaration, or a pyzmq without Curve, still runs, over plain TCP (and ipykernel says so)."""
+
+    @default("transport_encryption")
+    def _auto_when_curve(self) -> str:
+        return "auto" if zmq.has("curve") else "disabled"
 
 
 def default_notebooks_dir() -> Path:
@@ -62,13 +87,23 @@ def select_notebooks(found: dict[str, Path], only: list[str] | None) -> list[Pat
 def run_pipeline(preset: str, output_dir: Path, seed: int = 1234, only: list[str] | None = None,
                  notebooks_dir: Path | None = None, kernel_name: str = RUNNER_KERNEL,
                  log_output: bool = False) -> Path:
-    """Run the notebooks at ``preset`` into ``output_dir``; returns the path of ``summary.md``."""
+    """Run the notebooks at ``preset`` into ``output_dir``, one progress line each; returns ``summary.md``."""
     load_preset(preset)  # fail fast on an unknown preset, before any kernel starts
     notebooks = select_notebooks(discover_notebooks(notebooks_dir or default_notebooks_dir()), only)
     run_dir = Path(output_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    for notebook in notebooks:
-        execute_notebook(notebook, run_dir / notebook.stem, preset, seed, kernel_name, log_output)
+    for number, notebook in enumerate(notebooks, 1):
+        # One line, completed when the notebook ends; with log_output the notebook's output comes in between.
+        step = f"[{number}/{len(notebooks)}] {notebook.stem}"
+        print(f"{step} …", end="\n" if log_output else "", flush=True)
+        again = step if log_output else ""
+        started = time.monotonic()
+        try:
+            execute_notebook(notebook, run_dir / notebook.stem, preset, seed, kernel_name, log_output)
+        except BaseException:
+            print(f"{again} failed after {_duration(time.monotonic() - started)}", flush=True)
+            raise
+        print(f"{again} {_duration(time.monotonic() - started)}", flush=True)
     return write_summary(run_dir)
 
 
@@ -82,7 +117,7 @@ def execute_notebook(notebook: Path, stage_dir: Path, preset: str, seed: int,
         papermill.execute_notebook(
             str(notebook), str(partial), cwd=str(notebook.parent), kernel_name=kernel_name,
             parameters={"preset": str(preset), "seed": seed, "output_dir": str(stage_dir)},
-            log_output=log_output, progress_bar=True,
+            log_output=log_output, progress_bar=False, kernel_manager_class=EncryptedKernelManager,
         )
     except PapermillExecutionError as err:
         partial.replace(stage_dir / f"{notebook.stem}.failed.ipynb")
@@ -98,24 +133,73 @@ def execute_notebook(notebook: Path, stage_dir: Path, preset: str, seed: int,
 
 
 def write_summary(run_dir: Path) -> Path:
-    """Write ``summary.md``: each stage's scalar metrics, wall time and peak memory, as Markdown tables."""
-    lines = [f"# Run summary: {run_dir.name}", ""]
+    """Write ``summary.md`` (claims, then one short section per stage) and ``metrics_flat.json``; returns the
+    summary's path. Stages are the run's folders holding a ``metrics.json``, in pipeline (name) order."""
+    stages = []
     for stage_dir in sorted(p for p in run_dir.iterdir() if (p / "metrics.json").is_file()):
-        metrics = json.loads((stage_dir / "metrics.json").read_text())
         manifest_path = stage_dir / "manifest.json"
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-        lines += [f"## {stage_dir.name}", ""]
-        if manifest:
-            lines += [f"preset `{manifest['preset']['name']}`, seed {manifest['seed']}, "
-                      f"wall time {manifest['wall_time_s']:.0f} s, peak memory {manifest['peak_rss_mb']:.0f} MB", ""]
-        lines += ["| metric | value |", "|---|---|"]
-        lines += [f"| {key} | {_fmt(value)} |" for key, value in flatten(metrics).items()]
-        lines.append("")
+        stages.append((stage_dir, json.loads((stage_dir / "metrics.json").read_text()), manifest))
+
+    manifests = [manifest for _, _, manifest in stages if manifest]
+    presets = sorted({str(m.get("preset", {}).get("name", "?")) for m in manifests}) or ["?"]
+    seeds = sorted({str(m.get("seed", "?")) for m in manifests}) or ["?"]
+    total = sum(m.get("wall_time_s") or 0 for m in manifests)
+    lines = [f"# Run summary: {run_dir.name}", "",
+             f"preset {', '.join(f'`{p}`' for p in presets)}, seed {', '.join(seeds)}, "
+             f"total wall time {_duration(total)} over {len(stages)} stages; "
+             "every metric, flattened: [metrics_flat.json](metrics_flat.json)", ""]
+    lines += claims_section(stages)
+    for stage_dir, metrics, manifest in stages:
+        lines += stage_section(stage_dir, metrics, manifest)
+
+    _write_atomic(run_dir / "metrics_flat.json",
+                  json.dumps({d.name: flatten(metrics) for d, metrics, _ in stages}, indent=1))
     summary = run_dir / "summary.md"
-    tmp = summary.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines))
-    tmp.replace(summary)
+    _write_atomic(summary, "\n".join(lines))
     return summary
+
+
+def claims_section(stages: list[tuple[Path, dict, dict]]) -> list[str]:
+    """``## Claims``: one row per claim of every stage, in pipeline order, and the count of each verdict."""
+    rows, verdicts = [], Counter()
+    for stage_dir, metrics, _ in stages:
+        claims = metrics.get("claims")
+        for claim_id, record in (claims.items() if isinstance(claims, dict) else ()):
+            verdicts[record.get("verdict")] += 1
+            claim = f"**{claim_id}** {record.get('claim', '')} ({record.get('source', '')})"
+            link = f"[{stage_dir.name[:2]}]({stage_dir.name}/{stage_dir.name}.ipynb)"
+            rows.append("| " + " | ".join(_cell(c) for c in (
+                claim, record.get("paper"), record.get("ours"), record.get("verdict"))) + f" | {link} |")
+    if not rows:
+        return ["## Claims", "", "No stage of this run recorded claims.", ""]
+    counts = [f"{verdicts.pop(v, 0)} {v}" for v in VERDICTS] + [f"{n} {v}" for v, n in verdicts.items()]
+    return ["## Claims", "", "| claim | paper | ours | verdict | notebook |", "|---|---|---|---|---|",
+            *rows, "", ", ".join(counts), ""]
+
+
+def stage_section(stage_dir: Path, metrics: dict, manifest: dict) -> list[str]:
+    """``## NN_stage``: the manifest line, the ``headline`` table and links to the stage's figures."""
+    lines = [f"## {stage_dir.name}", ""]
+    if manifest:
+        lines += [f"preset `{manifest.get('preset', {}).get('name', '?')}`, seed {manifest.get('seed', '?')}, "
+                  f"wall time {_duration(manifest.get('wall_time_s') or 0)}, "
+                  f"peak memory {manifest.get('peak_rss_mb') or 0:.0f} MB", ""]
+    headline = metrics.get("headline")
+    if isinstance(headline, dict) and headline:
+        lines += ["| measure | value |", "|---|---|"]
+        lines += [f"| {_cell(label)} | {_cell(value)} |" for label, value in headline.items()]
+        lines.append("")
+    figures = sorted(stage_dir.glob("*.png"))
+    if figures:
+        lines += ["figures: " + " · ".join(f"[{f.stem}]({stage_dir.name}/{f.name})" for f in figures), ""]
+    return lines
+
+
+def section(markdown: str, title: str) -> str:
+    """The ``## title`` section of ``markdown``, heading included, up to the next ``## `` heading."""
+    match = re.search(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", markdown, re.M | re.S)
+    return match.group(0).rstrip() if match else ""
 
 
 def flatten(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -130,5 +214,23 @@ def flatten(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _duration(seconds: float) -> str:
+    """``176 s`` under ten minutes, ``25 min`` under two hours, else ``3 h 05 min``."""
+    if seconds < 600:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _cell(value: Any) -> str:
+    """A value as the text of one Markdown table cell."""
+    if value is None:
+        return "—"
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")

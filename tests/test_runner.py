@@ -1,6 +1,8 @@
-"""The papermill runner: order, parameters, --only, failure messages, summary, CLI."""
+"""The papermill runner: order, parameters, --only, failure messages, progress, the report (summary.md and
+metrics_flat.json), the kernel's quiet start, CLI."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -8,7 +10,8 @@ import nbformat
 import pytest
 
 from solar_utils.cli import main
-from solar_utils.runner import RunFailed, flatten, run_pipeline, select_notebooks, discover_notebooks
+from solar_utils.runner import (RunFailed, discover_notebooks, flatten, run_pipeline, section, select_notebooks,
+                                write_summary)
 
 
 def _notebook(path: Path, body: str) -> None:
@@ -20,31 +23,63 @@ def _notebook(path: Path, body: str) -> None:
     nbformat.write(nb, path)
 
 
-WRITE_METRICS = (
-    "import json, pathlib\n"
-    "out = pathlib.Path(output_dir)\n"
-    "(out / 'metrics.json').write_text(json.dumps({'preset': preset, 'seed': seed, 'x': {'y': 1.5}}))\n"
-)
+def _claim(claim: str, verdict: str, ours: str = "+3.1 ± 0.9 points") -> dict:
+    return {"claim": claim, "source": "SOLAR paper Table 2", "paper": "H6 66.04 vs 60.97",
+            "measure": "H6 minus the base's, paired", "value": 0.031, "stderr": 0.009, "items": 1800,
+            "unit": "points", "ours": ours, "rule": "reproduced if > 2 paired standard errors", "verdict": verdict}
+
+
+CLAIMS = {"dus-beats-base": _claim("SOLAR 10.7B beats its base", "reproduced"),
+          "dus-recovery": _claim("recovery is fast", "unresolved", ours="never | within 60 steps")}
+HEADLINE = {"held-out loss": 0.7001, "recovered at step": 35, "note": "tiny run"}
+
+
+def _writes_metrics(extra: dict | None = None) -> str:
+    """A notebook body writing metrics.json (preset, seed, x.y and ``extra``), a manifest and a figure."""
+    return (
+        "import json, pathlib\n"
+        "out = pathlib.Path(output_dir)\n"
+        f"metrics = {{'preset': preset, 'seed': seed, 'x': {{'y': 1.5}}, **{extra or {}!r}}}\n"
+        "(out / 'metrics.json').write_text(json.dumps(metrics))\n"
+        "(out / 'manifest.json').write_text(json.dumps({'preset': {'name': preset}, 'seed': seed,\n"
+        "                                               'wall_time_s': 61.0, 'peak_rss_mb': 512.4}))\n"
+        "(out / 'loss_curve.png').write_bytes(b'\\x89PNG')\n"
+    )
 
 
 @pytest.fixture
 def notebooks(tmp_path: Path) -> Path:
     folder = tmp_path / "nbs"
     folder.mkdir()
-    _notebook(folder / "00_first.ipynb", WRITE_METRICS)
-    _notebook(folder / "01_second.ipynb", WRITE_METRICS + "assert (out.parent / '00_first' / 'metrics.json').exists()\n")
+    _notebook(folder / "00_first.ipynb", _writes_metrics({"claims": CLAIMS, "headline": HEADLINE}))
+    _notebook(folder / "01_second.ipynb",
+              _writes_metrics() + "assert (out.parent / '00_first' / 'metrics.json').exists()\n")
     _notebook(folder / "notes.ipynb", "raise SystemExit('not a pipeline notebook')")
     return folder
 
 
-def test_runs_in_order_with_parameters_and_writes_summary(notebooks: Path, tmp_path: Path):
+def test_runs_in_order_with_parameters_progress_and_a_quiet_kernel(notebooks: Path, tmp_path: Path, capfd):
     summary = run_pipeline("tiny", tmp_path / "run", seed=7, notebooks_dir=notebooks)
     for stage in ("00_first", "01_second"):
         metrics = json.loads((tmp_path / "run" / stage / "metrics.json").read_text())
-        assert metrics == {"preset": "tiny", "seed": 7, "x": {"y": 1.5}}
+        assert metrics["preset"] == "tiny" and metrics["seed"] == 7 and metrics["x"] == {"y": 1.5}
         assert (tmp_path / "run" / stage / f"{stage}.ipynb").is_file()
-    text = summary.read_text()
-    assert "## 00_first" in text and "| x.y | 1.5 |" in text
+    assert summary == tmp_path / "run" / "summary.md"
+    assert "**dus-beats-base**" in section(summary.read_text(), "Claims")
+    out, err = capfd.readouterr()
+    assert re.fullmatch(r"\[1/2\] 00_first … \d+ s\n\[2/2\] 01_second … \d+ s\n", out), out
+    assert "without encryption" not in err, err
+    assert "%|" not in err, "papermill's progress bar is off"
+
+
+def test_a_kernels_real_errors_still_reach_stderr(tmp_path: Path, capfd):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    _notebook(folder / "00_first.ipynb", "import os\nos.write(2, b'real trouble from the kernel\\n')\n"
+              + _writes_metrics())
+    run_pipeline("tiny", tmp_path / "run", notebooks_dir=folder)
+    err = capfd.readouterr().err
+    assert "real trouble from the kernel" in err and "without encryption" not in err
 
 
 def test_runs_in_the_runners_python_whatever_kernel_the_notebook_names(tmp_path: Path):
@@ -68,12 +103,13 @@ def test_only_selects_and_validates(notebooks: Path):
         select_notebooks(found, ["05"])
 
 
-def test_failure_names_notebook_and_cell(notebooks: Path, tmp_path: Path):
+def test_failure_names_notebook_and_cell(notebooks: Path, tmp_path: Path, capsys):
     _notebook(notebooks / "00_first.ipynb", "x = 1\nraise ValueError('the world is flat')")
     with pytest.raises(RunFailed, match=r"00_first.ipynb failed in cell 3 of the executed notebook(.|\n)*x = 1(.|\n)*ValueError: the world is flat"):
         run_pipeline("tiny", tmp_path / "run", notebooks_dir=notebooks)
     assert (tmp_path / "run" / "00_first" / "00_first.failed.ipynb").is_file()
     assert not (tmp_path / "run" / "01_second").exists()
+    assert re.fullmatch(r"\[1/2\] 00_first … failed after \d+ s\n", capsys.readouterr().out)
 
 
 def test_unknown_preset_fails_before_any_kernel(notebooks: Path, tmp_path: Path, capsys):
@@ -83,12 +119,108 @@ def test_unknown_preset_fails_before_any_kernel(notebooks: Path, tmp_path: Path,
     assert not (tmp_path / "r").exists()
 
 
-def test_cli_run_only(notebooks: Path, tmp_path: Path, capsys):
+def test_cli_run_only_prints_the_claims_and_the_summarys_path(notebooks: Path, tmp_path: Path, capsys):
     code = main(["run", "--output-dir", str(tmp_path / "r"), "--only", "00", "--notebooks-dir", str(notebooks)])
     assert code == 0
     assert (tmp_path / "r" / "00_first" / "metrics.json").is_file()
     assert not (tmp_path / "r" / "01_second").exists()
-    assert "summary written to" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("[1/1] 00_first … ")
+    claims = out[out.index("## Claims"):out.index("summary written to")]
+    assert "| **dus-beats-base** SOLAR 10.7B beats its base (SOLAR paper Table 2) |" in claims
+    assert "1 reproduced, 0 not reproduced, 1 unresolved" in claims
+    assert "## 00_first" not in out and "headline" not in out
+    assert out.rstrip().endswith(f"summary written to {(tmp_path / 'r' / 'summary.md').resolve()}")
+
+
+# The report, from a hand-made run folder (no kernels).
+
+def _stage(run: Path, name: str, metrics: dict, manifest: bool = True, figures: tuple = ()) -> None:
+    stage = run / name
+    stage.mkdir(parents=True)
+    (stage / "metrics.json").write_text(json.dumps(metrics))
+    if manifest:
+        (stage / "manifest.json").write_text(json.dumps(
+            {"preset": {"name": "tiny"}, "seed": 1234, "wall_time_s": 754.39, "peak_rss_mb": 1165.9}))
+    for figure in figures:
+        (stage / figure).write_bytes(b"\x89PNG")
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Path:
+    run = tmp_path / "tiny"
+    _stage(run, "00_base_model", {"heldout_loss": 0.7, "pretrain": {"steps": 60, "curve": list(range(50))}},
+           figures=("loss_curve.png",))
+    _stage(run, "02_continued_pretraining",
+           {"claims": {"dus-recovery": _claim("recovery is fast", "not reproduced"),
+                       "dus-beats-base": _claim("SOLAR 10.7B beats its base", "reproduced")},
+            "headline": HEADLINE, "final_loss": {"dus": 0.7001}},
+           figures=("recovery.png", "methods.png"))
+    _stage(run, "01_depth_up_scaling", {"claims": {"dus-shape": _claim("48 layers, 10.7B", "reproduced")}},
+           manifest=False)
+    (run / "03_synthetic_math").mkdir()  # no metrics.json: not a stage of the report
+    return run
+
+
+def test_summary_opens_with_the_claims_table_in_pipeline_order(run: Path):
+    text = write_summary(run).read_text()
+    lines = text.splitlines()
+    assert lines[0] == "# Run summary: tiny"
+    assert lines[2] == ("preset `tiny`, seed 1234, total wall time 25 min over 3 stages; "
+                        "every metric, flattened: [metrics_flat.json](metrics_flat.json)")
+    assert lines[4] == "## Claims"
+    claims = section(text, "Claims").splitlines()
+    assert claims[2] == "| claim | paper | ours | verdict | notebook |"
+    rows = [line for line in claims[4:] if line.startswith("| **")]
+    assert [re.match(r"\| \*\*([\w-]+)\*\*", row).group(1) for row in rows] == [
+        "dus-shape", "dus-recovery", "dus-beats-base"]
+    assert rows[2] == ("| **dus-beats-base** SOLAR 10.7B beats its base (SOLAR paper Table 2) | H6 66.04 vs 60.97 "
+                       "| +3.1 ± 0.9 points | reproduced "
+                       "| [02](02_continued_pretraining/02_continued_pretraining.ipynb) |")
+    assert rows[0].endswith("| [01](01_depth_up_scaling/01_depth_up_scaling.ipynb) |")
+    assert claims[-1] == "2 reproduced, 1 not reproduced, 0 unresolved"
+    assert text.index("## Claims") < text.index("## 00_base_model") < text.index("## 01_depth_up_scaling")
+
+
+def test_claim_cells_escape_pipes(tmp_path: Path):
+    _stage(tmp_path / "r", "00_x", {"claims": {"c": _claim("a | b", "unresolved", ours="x | y")}})
+    row = [line for line in write_summary(tmp_path / "r").read_text().splitlines() if line.startswith("| **c**")][0]
+    assert "a \\| b" in row and "x \\| y" in row and row.count(" | ") == 4
+
+
+def test_a_run_without_claims_says_so(tmp_path: Path):
+    _stage(tmp_path / "r", "00_base_model", {"heldout_loss": 0.7})
+    text = write_summary(tmp_path / "r").read_text()
+    assert section(text, "Claims") == "## Claims\n\nNo stage of this run recorded claims."
+
+
+def test_stage_sections_are_short_headline_manifest_and_figures(run: Path):
+    text = write_summary(run).read_text()
+    stage = section(text, "02_continued_pretraining")
+    assert stage.splitlines() == [
+        "## 02_continued_pretraining", "",
+        "preset `tiny`, seed 1234, wall time 13 min, peak memory 1166 MB", "",
+        "| measure | value |", "|---|---|",
+        "| held-out loss | 0.7001 |", "| recovered at step | 35 |", "| note | tiny run |", "",
+        "figures: [methods](02_continued_pretraining/methods.png) · "
+        "[recovery](02_continued_pretraining/recovery.png)"]
+    base = section(text, "00_base_model")
+    assert "| measure |" not in base, "no headline, no table"
+    assert "[loss_curve](00_base_model/loss_curve.png)" in base
+    assert "heldout_loss" not in text and "final_loss" not in text, "no flattened dump in the summary"
+    assert section(text, "01_depth_up_scaling") == "## 01_depth_up_scaling"
+    assert "03_synthetic_math" not in text
+
+
+def test_metrics_flat_json_holds_every_stages_flattened_metrics(run: Path):
+    write_summary(run)
+    flat = json.loads((run / "metrics_flat.json").read_text())
+    assert list(flat) == ["00_base_model", "01_depth_up_scaling", "02_continued_pretraining"]
+    assert flat["00_base_model"] == {"heldout_loss": 0.7, "pretrain.steps": 60}
+    assert flat["02_continued_pretraining"]["final_loss.dus"] == 0.7001
+    assert flat["02_continued_pretraining"]["claims.dus-beats-base.verdict"] == "reproduced"
+    assert flat["02_continued_pretraining"]["headline.recovered at step"] == 35
+    assert not list(run.glob("*.tmp"))
 
 
 def test_flatten_keeps_short_lists_only():
