@@ -29,6 +29,24 @@ def heldout_loss(model: PreTrainedModel, blocks: torch.Tensor, batch_size: int =
     return total / count
 
 
+@torch.no_grad()
+def block_losses(model: PreTrainedModel, blocks: torch.Tensor, batch_size: int = 16,
+                 desc: str = "held-out loss per block") -> torch.Tensor:
+    """Mean next-token cross-entropy (nats/token) of each of the ``[n, seq_len]`` blocks: ``n`` values whose mean is
+    :func:`heldout_loss` (up to float rounding), for paired comparisons of two models on the same blocks."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    losses = []
+    for start in tqdm(range(0, len(blocks), batch_size), desc=desc, leave=False):
+        batch = blocks[start:start + batch_size].to(device)
+        logits = model(input_ids=batch).logits[:, :-1].float()
+        ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), batch[:, 1:], reduction="none")
+        losses.append(ce.mean(dim=1).cpu())
+    model.train(was_training)
+    return torch.cat(losses)
+
+
 def unigram_loss(train_blocks: torch.Tensor, heldout_blocks: torch.Tensor, vocab_size: int) -> float:
     """Cross-entropy of the held-out targets under add-one-smoothed unigram frequencies of the training tokens.
 

@@ -54,6 +54,12 @@ class Stage:
         """Where stage 00 writes the tiny world (corpus, evaluation items, instruction and preference data)."""
         return self.run_dir / WORLD_STAGE / "world"
 
+    @property
+    def scores_dir(self) -> Path:
+        """The run's score cache (:mod:`solar_utils.evaluation.cache`): every stage scores a model once, notebook 07
+        finds the scores there."""
+        return self.run_dir / "scores"
+
     def path(self, *parts: str) -> Path:
         """A path inside this stage's folder."""
         return self.dir.joinpath(*parts)

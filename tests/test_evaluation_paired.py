@@ -5,7 +5,8 @@ import math
 import pytest
 
 from solar_utils.evaluation import EvalResult, metrics
-from solar_utils.evaluation.paired import Difference, paired_difference, paired_mean_difference
+from solar_utils.evaluation.paired import (Difference, mean_contrast, paired_contrast, paired_difference,
+                                           paired_mean_difference)
 
 
 def result(task: str, values: list[float], metric: str, groups: list[str] | None = None) -> EvalResult:
@@ -47,7 +48,18 @@ def test_a_mean_of_tasks_combines_the_tasks_errors():
 
 def test_different_items_or_a_missing_task_are_refused():
     a, b = result("arc", [1, 0, 1], "acc_norm"), result("arc", [1, 0], "acc_norm")
-    with pytest.raises(ValueError, match="arc: the two results scored different items"):
+    with pytest.raises(ValueError, match="arc: the results scored different items"):
         paired_difference(a, b, "arc")
     with pytest.raises(KeyError, match="gsm8k was not scored"):
         paired_difference(a, a, "gsm8k")
+
+
+def test_a_contrast_of_three_models_is_paired_item_by_item():
+    a, b, c = (result("winogrande", v, "acc") for v in ([1, 1, 0, 1], [1, 0, 0, 1], [0, 0, 0, 1]))
+    contrast = paired_contrast([a, b, c], [2.0, -1.0, -1.0], "winogrande")
+    per_item = [2 * x - y - z for x, y, z in zip([1, 1, 0, 1], [1, 0, 0, 1], [0, 0, 0, 1])]
+    assert contrast.value == pytest.approx(metrics.mean(per_item))
+    assert contrast.stderr == pytest.approx(metrics.mean_stderr(per_item))
+    assert mean_contrast([a, b, c], [2.0, -1.0, -1.0], ["winogrande"]) == contrast
+    with pytest.raises(ValueError, match="3 results for 2 weights"):
+        paired_contrast([a, b, c], [1.0, -1.0], "winogrande")

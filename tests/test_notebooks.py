@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 from transformers import AutoConfig, AutoModelForCausalLM
 
+from solar_utils import claims
+from solar_utils.evaluation import TASKS, Difference
 from solar_utils.runner import run_pipeline
+from solar_utils.stages.evaluation import run_claims
 
 pytestmark = pytest.mark.notebooks
 
@@ -89,9 +92,62 @@ def test_paper_shape_parameter_counts(run_dir):
     assert (ref["base"], ref["dus"], ref["layers"]) == (7_241_732_096, 10_731_524_096, 48)
 
 
-def test_summary_lists_every_stage(run_dir):
+def test_summary_opens_with_the_claims_table_then_every_stage(run_dir):
     summary = (run_dir / "summary.md").read_text()
-    assert "## 00_base_model" in summary and "## 01_depth_up_scaling" in summary
+    assert summary.index("## Claims") < summary.index("## 00_base_model") < summary.index("## 07_evaluation")
+    rows = [line for line in summary.splitlines() if line.startswith("| **")]
+    assert [row.split("**")[1] for row in rows] == list(claims.registry())
+    assert json.loads((run_dir / "metrics_flat.json").read_text())["07_evaluation"]
+
+
+def _rejudged(claim_id: str, record: dict) -> str:
+    """The verdict the registry's rule gives for the recorded numbers."""
+    rule = claims.get(claim_id).rule["kind"]
+    if rule in ("positive", "all_positive"):
+        values, errors, items = (record[k] if isinstance(record[k], list) else [record[k]]
+                                 for k in ("value", "stderr", "items"))
+        diffs = [Difference(v, math.nan if e is None else e, n) for v, e, n in zip(values, errors, items)]
+        measured = diffs[0] if rule == "positive" else diffs
+        return claims.judge(claim_id, measured, holds=record["holds"])["verdict"]
+    return claims.judge(claim_id, record["value"], expected=record.get("expected"), bound=record.get("bound"))["verdict"]
+
+
+# What the tiny run measures for seed 1234 (README, "Claims"): each claim's verdict, and for the claims judged by
+# paired differences the largest paired standard error the measurement may have (in the claim's units: points are
+# fractions here), so that an "unresolved" is unresolved with a small error, not for want of items.
+SEED_1234 = {
+    "dus-shape": ("reproduced", None),
+    "dus-cost": ("reproduced", 0.01),
+    "dus-recovery": ("reproduced", None),
+    "dus-beats-base": ("reproduced", 0.02),
+    "dus-vs-control": ("unresolved", 0.02),
+    "sft-format": ("reproduced", 0.1),
+    "sft-math": ("unresolved", 0.03),
+    "sft-merge": ("unresolved", 0.02),
+    "dpo-lift": ("reproduced", 0.03),
+    "dpo-math": ("unresolved", 0.02),
+    "sdpo-vs-dpo": ("unresolved", 0.02),
+    "sdpo-reference": ("reproduced", 0.5),
+    "merge-beats": ("unresolved", 0.02),
+    "merge-method": ("unresolved", 0.03),
+    "decontam": ("reproduced", None),
+}
+
+
+@pytest.mark.parametrize("claim_id", list(SEED_1234))
+def test_each_claim_follows_its_rule_with_the_seeds_verdict(run_dir, claim_id):
+    record = run_claims(run_dir)[claim_id]
+    assert record["verdict"] == _rejudged(claim_id, record)
+    verdict, max_error = SEED_1234[claim_id]
+    assert record["verdict"] == verdict, record
+    if max_error is not None:
+        errors = record["stderr"] if isinstance(record["stderr"], list) else [record["stderr"]]
+        assert max(errors) <= max_error, record
+
+
+def test_no_model_is_scored_twice(run_dir):
+    cached = metrics(run_dir, "07_evaluation")["from_cache"]
+    assert len(cached) == 6 and all(set(tasks) == set(TASKS) for tasks in cached.values()), cached
 
 
 def test_synthetic_math_funnel(run_dir):
@@ -117,7 +173,6 @@ def test_merging_specialists_differ_and_the_average_keeps_both(run_dir):
     assert math_["gsm8k"] > instruct["gsm8k"] and instruct["winogrande"] > math_["winogrande"]
     means = {name: model["mean"] for name, model in m["models"].items()}
     assert means["Average (0.5, 0.5)"] > min(means["Cand. 1 (math)"], means["Cand. 2 (instruction)"])
-    assert means[m["best_merge"]] == max(means[name] for name in m["merges"])
     for name in ("base", "Average (0.4, 0.6)", "Average (0.6, 0.4)", "SLERP (t=0.5)", "TIES", "DARE-TIES"):
         assert set(m["models"][name]["stderrs"]) == set(m["eval"]["tasks"]) == set(scores[name]), name
     assert m["streaming_equals_in_memory"] is True and m["best_merge"] in m["merges"]
@@ -160,9 +215,9 @@ def test_sdpo_hands_the_reference_over_and_aligns(run_dir):
     assert m["dpo"]["loss_end"] < m["dpo"]["loss_start"]
     assert m["dpo"]["steps"] == sum(s["train_steps"] for s in m["sdpo"]["easy → hard"])
     models = m["models"]
-    assert set(models) == {"SFT", "DPO (all at once)", "sDPO (easy → hard)", "sDPO (random chunks)"}
+    assert set(models) == {"SFT", "DPO (all at once)", "sDPO (easy → hard)", "sDPO (random chunks)",
+                           "DPO v1 (without math pairs)"}
     assert all(models[name]["preference_accuracy"] > 0.6 for name in models if name != "SFT")
-    assert m["sdpo_minus_dpo_h4"]["verdict"] in ("sDPO is ahead", "DPO is ahead", "no difference we can measure")
     assert (stage / "rewards.png").stat().st_size > 10_000
     assert AutoModelForCausalLM.from_pretrained(stage / "model").config.num_hidden_layers == 12
 
@@ -177,7 +232,6 @@ def test_evaluation_table_and_base_above_chance(run_dir):
     base = m["models"]["00_base_model"]
     assert sum(base["above_chance"].values()) >= 4, base
     assert all(v["contaminated"] == 0 for v in m["contamination"].values())
-    assert base["h6"] == pytest.approx(sum(base["scores"].values()) / 6)
     table = (run_dir / "07_evaluation" / "h6_table.md").read_text()
     assert "| 00_base_model |" in table and "*paper: SOLAR 10.7B-Instruct* | 74.20" in table
     assert (run_dir / "07_evaluation" / "00_base_model" / "samples_gsm8k.jsonl").is_file()

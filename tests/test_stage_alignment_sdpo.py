@@ -1,11 +1,11 @@
-"""Notebook 05's report: chunk composition, H4 with its standard error, the verdict, and the tables."""
+"""Notebook 05's report: chunk composition, H4 with its standard error, and the tables."""
 
 import math
 from types import SimpleNamespace
 
 import pytest
 
-from solar_utils.stages.alignment_sdpo import chunk_sources, difference, h4, sdpo_table, steps_table, verdict
+from solar_utils.stages.alignment_sdpo import chunk_sources, h4, sdpo_table, steps_table
 
 SCORES = {"arc": 0.4, "hellaswag": 0.8, "mmlu": 0.3, "truthfulqa": 0.5, "winogrande": 0.9, "gsm8k": 0.1}
 STDERRS = {"arc": 0.04, "hellaswag": 0.04, "mmlu": 0.04, "truthfulqa": 0.04, "winogrande": 0.01, "gsm8k": 0.01}
@@ -20,12 +20,6 @@ def test_chunk_sources_counts_pairs_by_identity_not_by_value():
 def test_h4_is_the_mean_of_four_tasks_with_their_combined_stderr():
     value, error = h4(SCORES, STDERRS)
     assert value == pytest.approx(50.0) and error == pytest.approx(100 * math.sqrt(4 * 0.04**2) / 4)
-
-
-def test_verdict_needs_two_standard_errors():
-    assert difference((52.6, 2.0), (52.7, 2.0)) == pytest.approx((-0.1, math.hypot(2, 2)))
-    assert verdict((-0.1, 2.8)) == "no difference we can measure"
-    assert verdict((5.7, 2.8)) == "sDPO is ahead" and verdict((-5.7, 2.8)) == "DPO is ahead"
 
 
 def test_tables_show_ours_beside_the_paper():

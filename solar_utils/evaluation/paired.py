@@ -34,6 +34,12 @@ class Difference:
         return self.value / self.stderr
 
 
+def from_gaps(gaps: Sequence[float]) -> Difference:
+    """The mean of per-item differences (e.g. per held-out block losses of two models) and its paired error."""
+    gaps = [float(g) for g in gaps]
+    return Difference(metrics.mean(gaps), metrics.mean_stderr(gaps), len(gaps))
+
+
 def per_item(result: EvalResult, task: str) -> dict[int, tuple[str | None, float]]:
     """``{item index: (group, metric value)}`` of one task's samples."""
     metric = get_task(task).metric
@@ -42,26 +48,43 @@ def per_item(result: EvalResult, task: str) -> dict[int, tuple[str | None, float
     return {r["index"]: (r.get("group"), float(r[metric])) for r in result.samples[task]}
 
 
-def paired_difference(a: EvalResult, b: EvalResult, task: str) -> Difference:
-    """The difference of ``a`` and ``b`` on ``task``, paired item by item; both must have scored the same items."""
+def paired_contrast(results: Sequence[EvalResult], weights: Sequence[float], task: str) -> Difference:
+    """``sum_k w_k * score_k`` of several results on ``task``, paired item by item (``[1, -1]``: a difference).
+
+    Every result must have scored the same items: each item contributes ``sum_k w_k x_ik``, whose mean and
+    ``mean_stderr`` are the contrast and its paired error (per subject for MMLU, combined as the leaderboard does).
+    """
     task = get_task(task).name
-    left, right = per_item(a, task), per_item(b, task)
-    if left.keys() != right.keys():
-        raise ValueError(f"{task}: the two results scored different items ({len(left)} vs {len(right)}; "
-                         f"{len(left.keys() ^ right.keys())} not in both); score both with the same limit and source")
+    if len(results) != len(weights) or not results:
+        raise ValueError(f"{task}: {len(results)} results for {len(weights)} weights")
+    tables = [per_item(r, task) for r in results]
+    for table in tables[1:]:
+        if table.keys() != tables[0].keys():
+            raise ValueError(f"{task}: the results scored different items ({len(tables[0])} vs {len(table)}; "
+                             f"{len(tables[0].keys() ^ table.keys())} not in both); score them with the same limit "
+                             "and source")
     gaps: dict[str | None, list[float]] = {}
-    for index, (group, value) in left.items():
-        gaps.setdefault(group, []).append(value - right[index][1])
+    for index, (group, _) in tables[0].items():
+        gaps.setdefault(group, []).append(sum(w * table[index][1] for w, table in zip(weights, tables, strict=True)))
     if list(gaps) == [None]:
-        (d,) = gaps.values()
-        return Difference(metrics.mean(d), metrics.mean_stderr(d), len(d))
+        return from_gaps(gaps[None])
     groups = [gaps[g] for g in sorted(gaps, key=str)]
     return Difference(metrics.mean([metrics.mean(d) for d in groups]),
-                      metrics.unweighted_mean_stderr([metrics.mean_stderr(d) for d in groups]), len(left))
+                      metrics.unweighted_mean_stderr([metrics.mean_stderr(d) for d in groups]), len(tables[0]))
+
+
+def paired_difference(a: EvalResult, b: EvalResult, task: str) -> Difference:
+    """The difference of ``a`` and ``b`` on ``task``, paired item by item; both must have scored the same items."""
+    return paired_contrast([a, b], [1.0, -1.0], task)
+
+
+def mean_contrast(results: Sequence[EvalResult], weights: Sequence[float], tasks: Sequence[str]) -> Difference:
+    """A contrast of the plain mean over ``tasks`` (H6, H4), with its paired standard error (tasks independent)."""
+    parts = [paired_contrast(results, weights, t) for t in tasks]
+    return Difference(metrics.mean([p.value for p in parts]), metrics.unweighted_mean_stderr([p.stderr for p in parts]),
+                      sum(p.items for p in parts))
 
 
 def paired_mean_difference(a: EvalResult, b: EvalResult, tasks: Sequence[str]) -> Difference:
     """The difference of the plain mean over ``tasks`` (H6, H4), with its paired standard error."""
-    parts = [paired_difference(a, b, t) for t in tasks]
-    return Difference(metrics.mean([p.value for p in parts]), metrics.unweighted_mean_stderr([p.stderr for p in parts]),
-                      sum(p.items for p in parts))
+    return mean_contrast([a, b], [1.0, -1.0], tasks)

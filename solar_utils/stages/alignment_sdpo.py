@@ -1,5 +1,7 @@
-"""What notebook 05 shows: which sources fill each sDPO chunk, trl's reward curves step by step, and the sDPO
-paper's Tables 2-3 (H4 = ARC, HellaSwag, MMLU, TruthfulQA) beside our measurements, with standard errors."""
+"""What notebook 05 shows: which sources fill each sDPO chunk, trl's reward curves step by step, the sDPO paper's
+Tables 2-3 (H4 = ARC, HellaSwag, MMLU, TruthfulQA) beside our measurements, with standard errors, and the stage's
+claims: alignment lifts SFT (dpo-lift), math preference pairs help (dpo-math), sDPO against DPO (sdpo-vs-dpo) and the
+reference handed over step by step (sdpo-reference)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,17 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from solar_utils import paper
+from transformers import PreTrainedTokenizerBase
+
+from solar_utils import claims, paper
 from solar_utils.alignment.preferences import Preference
-from solar_utils.h6 import H4_TASKS
+from solar_utils.alignment.rewards import pair_logps
+from solar_utils.alignment.sdpo import SDPORun
+from solar_utils.checkpoints import load_model, weights_sha256
+from solar_utils.config import MixtureSource
+from solar_utils.evaluation import EvalResult, paired_difference
+from solar_utils.evaluation.paired import from_gaps, mean_contrast
+from solar_utils.h6 import H4_TASKS, TASKS
 
 # sDPO paper (arXiv 2403.19270v2), Tables 2-3 (solar_utils/paper.yaml): SOLAR 10.7B after SFT, then aligned on the
 # same data three ways.
@@ -31,22 +41,6 @@ def h4(scores: dict[str, float], stderrs: dict[str, float]) -> tuple[float, floa
     value = sum(scores[t] for t in H4_TASKS) / len(H4_TASKS)
     error = math.sqrt(sum(stderrs[t] ** 2 for t in H4_TASKS)) / len(H4_TASKS)
     return 100 * value, 100 * error
-
-
-def difference(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
-    """``a - b`` of two (value, standard error) pairs, with the standard error of the difference."""
-    return a[0] - b[0], math.hypot(a[1], b[1])
-
-
-def verdict(gap: tuple[float, float], z: float = 2.0) -> str:
-    """Which of sDPO and DPO is ahead, given ``gap`` = (sDPO − DPO, its standard error): only a gap beyond ``z``
-    standard errors counts."""
-    value, error = gap
-    if value > z * error:
-        return "sDPO is ahead"
-    if value < -z * error:
-        return "DPO is ahead"
-    return "no difference we can measure"
 
 
 def steps_table(runs: dict[str, Any]) -> str:
@@ -101,3 +95,44 @@ def sdpo_table(rows: dict[str, dict[str, Any]]) -> str:
                      + f" | {100 * row['h6']:.1f} | {100 * row['preference_accuracy']:.1f} | "
                      + (f"*{paper:.2f}*" if paper is not None else "–") + " |")
     return "\n".join(lines)
+
+
+def without_schema(pairs_by_source: dict[str, list[Preference]], sources: list[MixtureSource],
+                   schema: str) -> dict[str, list[Preference]]:
+    """The training pairs of every source whose schema is not ``schema`` (DPO v1: without Synth. Math-Alignment)."""
+    dropped = {s.name for s in sources if s.schema == schema}
+    return {name: pairs for name, pairs in pairs_by_source.items() if name not in dropped}
+
+
+def alignment_claims(results: dict[str, EvalResult], sft: str, dpo: str, dpo_v1: str | None, sdpo: str,
+                     random: str) -> dict:
+    """dpo-lift (DPO minus SFT in H6 and TruthfulQA), dpo-math (DPO with the math pairs minus ``dpo_v1`` without
+    them, H6; skipped without ``dpo_v1``) and sdpo-vs-dpo (H4: sDPO minus DPO, DPO minus random chunks), paired;
+    none when the stage scored no models."""
+    r = results
+    if not r:
+        return {}
+    measured = {"dpo-lift": claims.judge("dpo-lift", [mean_contrast([r[dpo], r[sft]], [1.0, -1.0], TASKS),
+                                                      paired_difference(r[dpo], r[sft], "truthfulqa")])}
+    if dpo_v1 is not None:
+        measured["dpo-math"] = claims.judge("dpo-math", mean_contrast([r[dpo], r[dpo_v1]], [1.0, -1.0], TASKS))
+    measured["sdpo-vs-dpo"] = claims.judge("sdpo-vs-dpo", [mean_contrast([r[sdpo], r[dpo]], [1.0, -1.0], H4_TASKS),
+                                                           mean_contrast([r[dpo], r[random]], [1.0, -1.0], H4_TASKS)])
+    return measured
+
+
+def reference_claim(run: SDPORun, sft_dir: str, chunks: list[list[Preference]], tokenizer: PreTrainedTokenizerBase,
+                    max_length: int, batch_size: int) -> dict:
+    """sdpo-reference: step t's reference is step t-1's model (M_0 = SFT), and on chunk t the new reference's
+    log-ratio (chosen minus rejected) exceeds the SFT model's, paired over the chunk's pairs (from step 2 on)."""
+    previous = [weights_sha256(sft_dir)] + [s.model_sha256 for s in run.steps[:-1]]
+    handover = all(s.reference_sha256 == h for s, h in zip(run.steps, previous, strict=True))
+
+    def ratios(folder: str, pairs: list[Preference]):
+        logps = pair_logps(load_model(folder), tokenizer, pairs, max_length, batch_size)[0]
+        return logps[:, 0] - logps[:, 1]
+
+    gaps = [from_gaps(ratios(step.reference_dir, chunk) - ratios(sft_dir, chunk))
+            for step, chunk in zip(run.steps[1:], chunks[1:], strict=True)]
+    return claims.judge("sdpo-reference", gaps, holds=handover,
+                        note=f"reference hashes hand over step by step: {'yes' if handover else 'NO'}")

@@ -1,13 +1,17 @@
-"""Notebook 07's report: which models a run produced, the H6 table in the paper's Table 2 layout, and its plot."""
+"""Notebook 07's report: which models a run produced, the H6 table in the paper's Table 2 layout, and its plot;
+the decontamination claim, and every claim of the run in one table and one figure."""
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from solar_utils import paper
+from solar_utils import claims, paper
 from solar_utils.evaluation.evaluator import EvalResult
 from solar_utils.evaluation.tasks import TASKS
 
@@ -75,3 +79,51 @@ def h6_figure(results: dict[str, EvalResult], chance: dict[str, float] | None = 
     ax.legend(fontsize=8)
     return fig
 
+
+
+def decontam_claim(contamination: dict[str, dict[str, Any]]) -> dict:
+    """decontam: evaluation items sharing an n-gram with any training file, over every task."""
+    hits = sum(task["contaminated"] for task in contamination.values())
+    items = sum(task["items"] for task in contamination.values())
+    return claims.judge("decontam", hits, note=f"{hits} of {items} evaluation items share an n-gram with training data")
+
+
+def run_claims(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every claim the run's stages measured (their ``metrics.json``), in the registry's order."""
+    found: dict[str, dict[str, Any]] = {}
+    for metrics in sorted(Path(run_dir).glob("*/metrics.json")):
+        found |= json.loads(metrics.read_text()).get("claims") or {}
+    return {cid: found[cid] for cid in claims.registry() if cid in found}
+
+
+VERDICT_COLOURS = {"reproduced": "#55A868", "not reproduced": "#C44E52", "unresolved": "#8C8C8C"}
+
+
+def claims_figure(records: dict[str, dict[str, Any]], z: float = 2.0) -> Figure:
+    """Each measured difference in units of its paired standard error (the rules' scale), coloured by its claim's
+    verdict; the dashed lines are ±z. Claims decided by an exact value or a bound are listed at the right."""
+    rows = []
+    for cid, r in records.items():
+        values, errors = r["value"], r["stderr"]
+        if errors is None:
+            continue
+        pairs = list(zip(values, errors, strict=True)) if isinstance(values, list) else [(values, errors)]
+        for k, (v, e) in enumerate(pairs):
+            label = cid if len(pairs) == 1 else f"{cid} ({k + 1})"
+            rows.append((label, v / e if e and not math.isnan(e) else math.nan, r["verdict"]))
+    others = [f"{cid}: {r['ours']} ({r['verdict']})" for cid, r in records.items() if r["stderr"] is None]
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.6))
+    for i, (_, zval, verdict) in enumerate(rows):
+        ax.barh(i, 0 if math.isnan(zval) else zval, color=VERDICT_COLOURS[verdict])
+    for x in (-z, z):
+        ax.axvline(x, color="black", linestyle="--", linewidth=0.8)
+    ax.set_yticks(range(len(rows)), [label for label, _, _ in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("difference / paired standard error (the paper's direction is positive)")
+    ax.set_title("The paper's claims at tiny scale")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in VERDICT_COLOURS.values()]
+    ax.legend(handles, VERDICT_COLOURS, fontsize=8, loc="lower right")
+    if others:
+        fig.text(0.99, 0.01, "\n".join(others), ha="right", va="bottom", fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -1,8 +1,19 @@
-"""Notebook 04's report: each SFT variant's mixture, and our variants beside the paper's Table 3."""
+"""Notebook 04's report: each SFT variant's mixture, our variants beside the paper's Table 3, and the stage's claims:
+instruction following (sft-format), math data lifting GSM8K (sft-math), and the v3 + v4 weight average (sft-merge)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from solar_utils import claims
+from solar_utils.evaluation import TASKS, EvalResult, paired_difference
+from solar_utils.evaluation.paired import from_gaps, mean_contrast
+from solar_utils.merging import merge_models
+from solar_utils.records import Example
+from solar_utils.training.sft import chat_replies
 
 from solar_utils import paper
 from solar_utils.config import MixtureSource
@@ -42,3 +53,55 @@ def _cell(value: Any) -> str:
     if value is None:
         return "–"
     return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def answers(reply: str, reference: str) -> bool:
+    """Whether ``reply`` gives the ``reference`` answer: the same words (case and punctuation aside), or, for an
+    answer of three words or more, those words in order somewhere in the reply. A one-letter answer must be the
+    whole reply, so "D" is not found inside "Dogs bark"."""
+    got, want = _words(reply), _words(reference)
+    return got == want or (len(want.split()) >= 3 and f" {want} " in f" {got} ")
+
+
+def format_claim(before: PreTrainedModel, after: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                 heldout: list[Example], n: int) -> tuple[dict, list[dict[str, Any]]]:
+    """sft-format: greedy replies to ``n`` held-out instructions (spread over the sources) before and after SFT,
+    scored against the reference answers; the paired difference, the share of distinct replies, and the replies."""
+    examples = heldout[:: max(1, len(heldout) // n)][:n]
+    questions = [e["prompt"][-1]["content"] for e in examples]
+    references = [e["completion"][-1]["content"] for e in examples]
+    replies = {name: chat_replies(model, tokenizer, questions) for name, model in (("before", before), ("after", after))}
+    right = {name: [float(answers(r, a)) for r, a in zip(rs, references, strict=True)] for name, rs in replies.items()}
+    distinct = {name: len(set(rs)) / len(rs) for name, rs in replies.items()}
+    note = (f"{len(questions)} held-out instructions: answered {100 * sum(right['before']) / len(questions):.0f}% "
+            f"before, {100 * sum(right['after']) / len(questions):.0f}% after; distinct replies "
+            f"{100 * distinct['before']:.0f}% before, {100 * distinct['after']:.0f}% after")
+    record = claims.judge("sft-format", from_gaps([a - b for a, b in zip(right["after"], right["before"], strict=True)]),
+                          note=note)
+    record["distinct_replies"] = distinct
+    rows = [{"question": q, "reference": a, "before": b, "after": f}
+            for q, a, b, f in zip(questions, references, replies["before"], replies["after"], strict=True)]
+    return record, rows
+
+
+def average(models: list[PreTrainedModel]) -> PreTrainedModel:
+    """The plain weight average of ``models`` (the paper's v3 + v4 merge of Table 3)."""
+    return merge_models(models, "linear", weights=[1.0] * len(models))
+
+
+def math_and_merge_claims(results: dict[str, EvalResult], math: str = "v3", without: str = "v2",
+                          pair: tuple[str, str] = ("v3", "v4"), merged: str = "v3+v4") -> dict:
+    """sft-math (GSM8K of ``math`` minus ``without``) and sft-merge (H6 of ``merged`` minus the better of ``pair``),
+    paired; a claim whose variants were not trained (e.g. an optional source missing) is left out."""
+    measured = {}
+    if {math, without} <= set(results):
+        measured["sft-math"] = claims.judge("sft-math", paired_difference(results[math], results[without], "gsm8k"))
+    if {merged, *pair} <= set(results):
+        better = max(pair, key=lambda name: results[name].h6)
+        measured["sft-merge"] = claims.judge("sft-merge", mean_contrast([results[merged], results[better]],
+                                                                       [1.0, -1.0], TASKS), note=f"better of the two: {better}")
+    return measured

@@ -21,10 +21,11 @@ import torch
 from matplotlib.figure import Figure
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from solar_utils import checkpoints, paper
+from solar_utils import checkpoints, claims, paper
 from solar_utils.config import MergingConfig, MixtureSource, Preset, PretrainConfig
 from solar_utils.data import load_texts, pack_blocks, read_world_file
-from solar_utils.evaluation import score_models
+from solar_utils.evaluation import EvalResult, score_models
+from solar_utils.evaluation.paired import mean_contrast
 from solar_utils.merging import MergeRecipe, make_recipe, merge_models
 from solar_utils.pretrain import PretrainResult, pretrain
 from solar_utils.records import convert, read_records
@@ -99,6 +100,8 @@ class Scores:
 
     scores: dict[str, float]
     stderrs: dict[str, float]
+    result: EvalResult | None = field(default=None, compare=False, repr=False)
+    """The evaluation behind the scores (per-item samples for paired comparisons)."""
 
     @property
     def mean(self) -> float:
@@ -114,13 +117,13 @@ def _finite(x: float) -> float | None:
 
 
 def score_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, preset: Preset, world_dir: Path,
-                seed: int) -> Scores:
+                seed: int, cache_dir: Path | None = None) -> Scores:
     """``model`` on the merging stage's ``eval_tasks`` (first ``eval_limit`` items each), scored as every stage
-    scores (:func:`solar_utils.evaluation.score_models` with the preset's ``eval`` settings)."""
+    scores (:func:`solar_utils.evaluation.score_models` with the preset's ``eval`` settings and the run's cache)."""
     cfg = preset.merging
     (result,) = score_models({"model": model}, tokenizer, preset.eval, world_dir, seed=seed, tasks=cfg.eval_tasks,
-                             limit=cfg.eval_limit).values()
-    return Scores(dict(result.scores), dict(result.stderrs))
+                             limit=cfg.eval_limit, cache_dir=cache_dir).values()
+    return Scores(dict(result.scores), dict(result.stderrs), result)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -240,3 +243,18 @@ def sweep_figure(results: dict[str, Scores], specs: Sequence[MergeSpec], tasks: 
     axes[0][0].legend()
     fig.tight_layout()
     return fig
+
+
+def merge_claims(results: dict[str, Scores], specs: Sequence[MergeSpec]) -> dict:
+    """merge-beats (the best Average/SLERP merge minus the better candidate) and merge-method (the worst of those
+    merges' gain over the weaker candidate minus their spread, best minus worst), paired over the same items."""
+    merges = [s.name for s in specs if not s.uses_base]
+    better, weaker = sorted(CANDIDATES, key=lambda name: -results[name].mean)
+    best, worst = max(merges, key=lambda n: results[n].mean), min(merges, key=lambda n: results[n].mean)
+    tasks = list(results[best].scores)
+    r = {name: results[name].result for name in {better, weaker, best, worst}}
+    return {"merge-beats": claims.judge("merge-beats", mean_contrast([r[best], r[better]], [1.0, -1.0], tasks),
+                                        note=f"{best} minus {better}, mean of {len(tasks)} tasks"),
+            "merge-method": claims.judge("merge-method", mean_contrast([r[worst], r[weaker], r[best]],
+                                                                       [2.0, -1.0, -1.0], tasks),
+                                         note=f"({worst} minus {weaker}) minus ({best} minus {worst})")}
