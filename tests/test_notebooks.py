@@ -13,7 +13,9 @@ import pytest
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from solar_utils import claims
-from solar_utils.evaluation import TASKS, Difference
+from solar_utils.evaluation import TASKS, Difference, EvalResult
+from solar_utils.evaluation.paired import paired_difference
+from solar_utils.jsonl import read_jsonl
 from solar_utils.runner import run_pipeline
 from solar_utils.stages.evaluation import run_claims
 
@@ -96,7 +98,9 @@ def test_summary_opens_with_the_claims_table_then_every_stage(run_dir):
     summary = (run_dir / "summary.md").read_text()
     assert summary.index("## Claims") < summary.index("## 00_base_model") < summary.index("## 07_evaluation")
     rows = [line for line in summary.splitlines() if line.startswith("| **")]
-    assert [row.split("**")[1] for row in rows] == list(claims.registry())
+    assert sorted(row.split("**")[1] for row in rows) == sorted(claims.registry())
+    counts = {v: sum(f"| {v} |" in row for row in rows) for v in claims.VERDICTS}
+    assert f"{counts['reproduced']} reproduced, {counts['not reproduced']} not reproduced" in summary
     assert json.loads((run_dir / "metrics_flat.json").read_text())["07_evaluation"]
 
 
@@ -119,12 +123,12 @@ SEED_1234 = {
     "dus-shape": ("reproduced", None),
     "dus-cost": ("reproduced", 0.01),
     "dus-recovery": ("reproduced", None),
-    "dus-beats-base": ("reproduced", 0.02),
-    "dus-vs-control": ("unresolved", 0.02),
-    "sft-format": ("reproduced", 0.1),
+    "dus-beats-base": ("unresolved", 0.02),
+    "dus-vs-control": ("not reproduced", 0.02),
+    "sft-format": ("unresolved", 0.1),
     "sft-math": ("unresolved", 0.03),
     "sft-merge": ("unresolved", 0.02),
-    "dpo-lift": ("reproduced", 0.03),
+    "dpo-lift": ("reproduced", 0.04),
     "dpo-math": ("unresolved", 0.02),
     "sdpo-vs-dpo": ("unresolved", 0.02),
     "sdpo-reference": ("reproduced", 0.5),
@@ -226,9 +230,9 @@ def test_evaluation_table_and_base_above_chance(run_dir):
     m = metrics(run_dir, "07_evaluation")
     assert set(m["models"]) == {"00_base_model", "01_depth_up_scaling", "02_continued_pretraining",
                                 "04_instruction_tuning", "05_alignment_sdpo", "06_model_merging"}
-    sft, aligned = m["models"]["04_instruction_tuning"], m["models"]["05_alignment_sdpo"]
-    lift = aligned["scores"]["truthfulqa"] - sft["scores"]["truthfulqa"]
-    assert lift > 3 * math.hypot(aligned["stderrs"]["truthfulqa"], sft["stderrs"]["truthfulqa"])
+    sft, aligned = (EvalResult({}, {}, {"truthfulqa": read_jsonl(run_dir / "07_evaluation" / name / "samples_truthfulqa.jsonl")})
+                    for name in ("04_instruction_tuning", "05_alignment_sdpo"))
+    assert paired_difference(aligned, sft, "truthfulqa").z() > 2
     base = m["models"]["00_base_model"]
     assert sum(base["above_chance"].values()) >= 4, base
     assert all(v["contaminated"] == 0 for v in m["contamination"].values())
