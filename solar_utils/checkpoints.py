@@ -23,6 +23,8 @@ import yaml
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from solar_utils.quiet import quietly
+
 WEIGHTS_NAME = "model.safetensors"
 INDEX_NAME = "model.safetensors.index.json"
 CONFIG_NAME = "config.json"
@@ -369,6 +371,7 @@ def default_card(config: Any) -> dict[str, Any] | None:
 # ----------------------------------------------------------------------------------------------------------
 
 
+@quietly
 def save_model(
     model: Any,
     dst: str | os.PathLike,
@@ -392,6 +395,7 @@ def save_model(
     return Path(dst)
 
 
+@quietly
 def load_model(src: str | os.PathLike, **kwargs: Any) -> Any:
     """Validate the checkpoint folder, then ``AutoModelForCausalLM.from_pretrained`` (never remote code)."""
     from transformers import AutoModelForCausalLM

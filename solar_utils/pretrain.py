@@ -16,6 +16,7 @@ from transformers import PreTrainedModel, Trainer, TrainerCallback, TrainingArgu
 from transformers.trainer_utils import get_last_checkpoint
 
 from solar_utils.config import PretrainConfig
+from solar_utils.quiet import quietly
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ def training_arguments(cfg: PretrainConfig, output_dir: Path, seed: int, device:
     )
 
 
+@quietly
 def pretrain(model: PreTrainedModel, train_blocks: torch.Tensor, eval_blocks: torch.Tensor, cfg: PretrainConfig,
              output_dir: Path, seed: int, callbacks: list[TrainerCallback] | None = None) -> PretrainResult:
     """Train ``model`` in place on ``[n, seq_len]`` blocks; evaluates on ``eval_blocks`` every ``eval_every`` steps."""

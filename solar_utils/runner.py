@@ -30,6 +30,7 @@ from papermill.exceptions import PapermillExecutionError
 from traitlets import default
 
 from solar_utils.config import load_preset
+from solar_utils.runs import headline_table, markdown_cell
 
 NOTEBOOK_PATTERN = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
 RUNNER_KERNEL = "python3"
@@ -169,7 +170,7 @@ def claims_section(stages: list[tuple[Path, dict, dict]]) -> list[str]:
             verdicts[record.get("verdict")] += 1
             claim = f"**{claim_id}** {record.get('claim', '')} ({record.get('source', '')})"
             link = f"[{stage_dir.name[:2]}]({stage_dir.name}/{stage_dir.name}.ipynb)"
-            rows.append("| " + " | ".join(_cell(c) for c in (
+            rows.append("| " + " | ".join(markdown_cell(c) for c in (
                 claim, record.get("paper"), record.get("ours"), record.get("verdict"))) + f" | {link} |")
     if not rows:
         return ["## Claims", "", "No stage of this run recorded claims.", ""]
@@ -187,9 +188,7 @@ def stage_section(stage_dir: Path, metrics: dict, manifest: dict) -> list[str]:
                   f"peak memory {manifest.get('peak_rss_mb') or 0:.0f} MB", ""]
     headline = metrics.get("headline")
     if isinstance(headline, dict) and headline:
-        lines += ["| measure | value |", "|---|---|"]
-        lines += [f"| {_cell(label)} | {_cell(value)} |" for label, value in headline.items()]
-        lines.append("")
+        lines += [*headline_table(headline), ""]
     figures = sorted(stage_dir.glob("*.png"))
     if figures:
         lines += ["figures: " + " · ".join(f"[{f.stem}]({stage_dir.name}/{f.name})" for f in figures), ""]
@@ -226,11 +225,3 @@ def _duration(seconds: float) -> str:
         return f"{seconds:.0f} s"
     minutes = round(seconds / 60)
     return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60:02d} min"
-
-
-def _cell(value: Any) -> str:
-    """A value as the text of one Markdown table cell."""
-    if value is None:
-        return "—"
-    text = f"{value:.4g}" if isinstance(value, float) else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")

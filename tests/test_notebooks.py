@@ -234,9 +234,41 @@ def test_evaluation_table_and_base_above_chance(run_dir):
                     for name in ("04_instruction_tuning", "05_alignment_sdpo"))
     assert paired_difference(aligned, sft, "truthfulqa").z() > 2
     base = m["models"]["00_base_model"]
-    assert sum(base["above_chance"].values()) >= 4, base
+    # seed 1234, 100 items per task: GSM8K's 4 ± 2 is not two errors above its chance of zero at this size
+    assert {task for task, above in base["above_chance"].items() if above} == {"arc", "hellaswag", "winogrande"}, base
     assert all(v["contaminated"] == 0 for v in m["contamination"].values())
     table = (run_dir / "07_evaluation" / "h6_table.md").read_text()
     assert "| 00_base_model |" in table and "*paper: SOLAR 10.7B-Instruct* | 74.20" in table
     assert (run_dir / "07_evaluation" / "00_base_model" / "samples_gsm8k.jsonl").is_file()
     assert (run_dir / "07_evaluation" / "h6.png").stat().st_size > 10_000
+
+
+# Lines a learner should never have to read past (issue "Learners and classrooms"): library notes, deprecations
+# raised inside the libraries, datasets' per-step bars inside SFT/DPO, transformers' shard-writing bars.
+NOISE = ("Failed to load CPU gemm_4bit_forward", "IProgress not found", "`gradient_checkpointing` is deprecated",
+         "`is_gradient_checkpointing` is deprecated", "Tokenizing train dataset", "Tokenizing eval dataset",
+         "Building labels", "Truncating train dataset", "Dropping fully masked", "Writing model shards",
+         "running over TCP without encryption")
+SCREENFUL = 40  # lines of plain text one cell may print
+
+
+def _printed(output: dict) -> str:
+    """The plain text an output shows: streams, progress-bar widgets' text, and text reprs without a richer one."""
+    if output["output_type"] == "stream":
+        return "".join(output["text"])
+    data = output.get("data", {})
+    rich = {"text/html", "text/markdown", "image/png"} & set(data)
+    return "" if rich else "".join(data.get("text/plain", ""))
+
+
+@pytest.mark.parametrize("stage", ["00_base_model", "01_depth_up_scaling", "02_continued_pretraining",
+                                   "03_synthetic_math", "04_instruction_tuning", "05_alignment_sdpo",
+                                   "06_model_merging", "07_evaluation"])
+def test_executed_notebook_is_quiet(run_dir, stage):
+    notebook = json.loads((run_dir / stage / f"{stage}.ipynb").read_text())
+    for number, cell in enumerate(c for c in notebook["cells"] if c["cell_type"] == "code"):
+        texts = [_printed(o) for o in cell.get("outputs", [])]
+        noise = [line for text in texts for line in text.splitlines() if any(n in line for n in NOISE)]
+        assert not noise, f"{stage}, code cell {number}: {noise[:3]}"
+        printed = sum(len(t.splitlines()) for t in texts)
+        assert printed <= SCREENFUL, f"{stage}, code cell {number} prints {printed} lines"

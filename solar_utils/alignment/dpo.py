@@ -25,6 +25,7 @@ from solar_utils.config import AdapterConfig, AlignmentConfig
 from solar_utils.training.adapters import load_4bit, load_for_training, merge_adapters
 from solar_utils.training.arguments import trainer_arguments
 from solar_utils.training.devices import training_device
+from solar_utils.quiet import quietly
 
 
 class AlignmentError(ValueError):
@@ -96,6 +97,7 @@ def load_reference(model_dir: str | Path, cfg: AdapterConfig, device: torch.devi
     return model.eval()
 
 
+@quietly
 def run_dpo(model_dir: str | Path, tokenizer: PreTrainedTokenizerBase, train: list[Preference], cfg: AlignmentConfig,
             output_dir: str | Path, seed: int, max_steps: int | None = None, ref_dir: str | Path | None = None,
             heldout: list[Preference] | None = None, callbacks: list[TrainerCallback] | None = None) -> DPORun:

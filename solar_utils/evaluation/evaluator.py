@@ -25,6 +25,7 @@ from solar_utils.evaluation.sources import SourceLike, resolve_source, write_jso
 from solar_utils.checkpoints import load_model, write_text_atomic
 from solar_utils.config import EvalConfig
 from solar_utils.evaluation.tasks import GSM8K_UNTIL, TASKS, Prompt, Task, get_task, prepare
+from solar_utils.quiet import quietly
 
 PerTask = int | Mapping[str, int] | None
 
@@ -68,6 +69,7 @@ class EvalResult:
         return write_text_atomic(out / "results.json", json.dumps(self.summary(), indent=2) + "\n")
 
 
+@quietly
 def evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, tasks: Sequence[str] = TASKS, *,
              source: SourceLike, num_fewshot: PerTask = None, batch_size: int = 16, limit: PerTask = None,
              seed: int = 1234, output_dir: str | os.PathLike | None = None, max_gen_toks: int = MAX_GEN_TOKS,
@@ -112,6 +114,7 @@ def preset_source(settings: EvalConfig, world_dir: str | os.PathLike) -> SourceL
     return Path(world_dir) / "eval" if settings.source == "world" else "hub"
 
 
+@quietly
 def score_models(models: Mapping[str, PreTrainedModel | str | os.PathLike], tokenizer: PreTrainedTokenizerBase | None,
                  settings: EvalConfig, world_dir: str | os.PathLike, *, seed: int, tasks: Sequence[str] = TASKS,
                  limit: PerTask = None, output_dir: str | os.PathLike | None = None,

@@ -8,6 +8,7 @@ gradient checkpointing on): every setting below is given explicitly, so each sta
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -48,8 +49,17 @@ def trainer_arguments(args_class: type[Args], cfg: Recipe, output_dir: Path, see
         per_device_eval_batch_size=eval_batch_size, learning_rate=cfg.learning_rate, warmup_steps=cfg.warmup_steps,
         lr_scheduler_type=lr_scheduler_type, weight_decay=weight_decay,
         bf16=bf16 and (bf16_available(device) if bf16_on_cpu else mixed_precision_bf16(device)),
-        gradient_checkpointing=cfg.gradient_checkpointing, eval_strategy="steps" if evaluate else "no",
+        **_checkpointing(args_class, cfg.gradient_checkpointing), eval_strategy="steps" if evaluate else "no",
         eval_steps=cfg.eval_every, logging_steps=min(10, cfg.eval_every) if logging_steps is None else logging_steps,
         save_strategy="steps", save_steps=cfg.save_every, save_total_limit=1, seed=seed, data_seed=seed,
         report_to="none", dataloader_num_workers=0, use_cpu=device.type == "cpu", **extras,
     )
+
+
+def _checkpointing(args_class: type[TrainingArguments], enabled: bool) -> dict[str, bool | None]:
+    """Gradient (activation) checkpointing under the name the installed transformers reads: 5.x's
+    ``activation_checkpointing`` where it exists, with the deprecated ``gradient_checkpointing`` left unset so that
+    no FutureWarning is raised (trl's configs default that one to True)."""
+    if "activation_checkpointing" in {f.name for f in fields(args_class)}:
+        return {"activation_checkpointing": enabled, "gradient_checkpointing": None}
+    return {"gradient_checkpointing": enabled}

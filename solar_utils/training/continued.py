@@ -17,6 +17,7 @@ from solar_utils.config import ContinuedPretrainConfig, PretrainConfig
 from solar_utils.pretrain import PretrainResult, pretrain
 from solar_utils.training.adapters import load_for_training, merge_adapters
 from solar_utils.training.devices import training_device
+from solar_utils.quiet import quietly
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ def recipe(cfg: ContinuedPretrainConfig, method: str) -> PretrainConfig:
     return cfg.train if method == "full" else dataclasses.replace(cfg.train, learning_rate=cfg.lora_learning_rate)
 
 
+@quietly
 def continue_pretraining(model_dir: str | Path, train_blocks: torch.Tensor, eval_blocks: torch.Tensor,
                          cfg: ContinuedPretrainConfig, output_dir: str | Path, seed: int, method: str | None = None,
                          callbacks: list[TrainerCallback] | None = None) -> ContinuedRun:

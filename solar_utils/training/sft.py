@@ -21,6 +21,7 @@ from solar_utils.training.adapters import load_for_training, merge_adapters
 from solar_utils.training.arguments import trainer_arguments
 from solar_utils.training.devices import training_device
 from solar_utils.records import Example, MixtureError
+from solar_utils.quiet import quietly
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ def check_trainable(tokenizer: PreTrainedTokenizerBase, n_examples: int, cfg: In
                            f"{cfg.max_steps} × {cfg.batch_size} = {needed}; lower max_steps or raise the weights")
 
 
+@quietly
 def instruction_tune(model_dir: str | Path, tokenizer: PreTrainedTokenizerBase, train: list[Example],
                      heldout: list[Example], cfg: InstructConfig, output_dir: str | Path, seed: int,
                      callbacks: list[TrainerCallback] | None = None) -> SFTRun:
