@@ -59,12 +59,31 @@ def _words(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
+_FINAL = re.compile(r"\\boxed\{([^{}]+)\}|answer is \$?([A-Za-z0-9.-]+?)\$?[.]?(?:\s|$)", re.I)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def final_answer(text: str) -> str | None:
+    """The last stated final answer of ``text``: ``\\boxed{X}`` (Synth. Math-Instruct) or "the answer is X" (OpenOrca's
+    explained letters and sums), case and punctuation aside; None when it states none."""
+    found = [m.group(1) or m.group(2) for m in _FINAL.finditer(text)]
+    return _words(found[-1]) if found else None
+
+
 def answers(reply: str, reference: str) -> bool:
-    """Whether ``reply`` gives the ``reference`` answer: the same words (case and punctuation aside), or, for an
-    answer of three words or more, those words in order somewhere in the reply. A one-letter answer must be the
-    whole reply, so "D" is not found inside "Dogs bark"."""
-    got, want = _words(reply), _words(reference)
-    return got == want or (len(want.split()) >= 3 and f" {want} " in f" {got} ")
+    """Whether ``reply`` gives the world's answer in ``reference``, whatever its wording around it.
+
+    A reference that states a final answer (a letter, a number) is answered by a reply whose final answer, or whole
+    text, is that answer; a one-word reference (Alpaca's bare letter) by exactly that word, so "D" is not found in
+    "Dogs bark"; any other reference (a fact, a comparison, a description) by a reply that contains each of its
+    sentences, in any order, case and punctuation aside."""
+    want = final_answer(reference)
+    if want is not None:
+        return (final_answer(reply) or _words(reply)) == want
+    if len(_words(reference).split()) == 1:
+        return _words(reply) == _words(reference)
+    got = f" {_words(reply)} "
+    return all(f" {_words(sentence)} " in got for sentence in _SENTENCE.split(reference.strip()) if _words(sentence))
 
 
 def format_claim(before: PreTrainedModel, after: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
