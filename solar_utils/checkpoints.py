@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -37,6 +38,7 @@ _SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**1
 _SIZE_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".gguf")
 _NOT_AUX = {CONFIG_NAME, CARD_NAME, INDEX_NAME, "pytorch_model.bin.index.json"}
+logger = logging.getLogger(__name__)
 
 
 class CheckpointError(ValueError):
@@ -62,9 +64,18 @@ def parse_size(size: int | str) -> int:
 # ----------------------------------------------------------------------------------------------------------
 
 
+class UnsafeDestinationError(ValueError):
+    """A write's destination is, contains or lies inside one of its inputs: replacing it would delete what it reads."""
+
+
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<tag>tmp|old)-(?:(?P<pid>\d+)-)?[0-9a-f]{12}$")
+_RENAME_EXCHANGE = 2  # linux/fs.h: swap two paths in one step
+
+
 def _sibling(path: Path, tag: str) -> Path:
-    """A fresh hidden name next to ``path`` (created by the caller with default, umask-respecting permissions)."""
-    return path.with_name(f".{path.name}.{tag}-{uuid.uuid4().hex[:12]}")
+    """A fresh hidden name next to ``path`` naming the writing process (created by the caller with default,
+    umask-respecting permissions): ``.NAME.tmp-<pid>-<hex>`` while writing, ``.NAME.old-<pid>-<hex>`` while swapping."""
+    return path.with_name(f".{path.name}.{tag}-{os.getpid()}-{uuid.uuid4().hex[:12]}")
 
 
 def _refuse_existing(dst: Path, overwrite: bool) -> None:
@@ -72,14 +83,107 @@ def _refuse_existing(dst: Path, overwrite: bool) -> None:
         raise FileExistsError(f"{dst} already exists; pass overwrite=True to replace it, or choose another path.")
 
 
-@contextlib.contextmanager
-def atomic_dir(dst: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder next to ``dst``; rename it to ``dst`` on success, delete it on error.
+def refuse_sources(dst: str | os.PathLike, sources: Iterable[str | os.PathLike]) -> None:
+    """Raise :class:`UnsafeDestinationError` when ``dst`` is, contains or lies inside one of ``sources``."""
+    out = Path(dst).resolve()
+    for source in sources:
+        src = Path(source).resolve()
+        relation = ("is" if out == src else "contains" if out in src.parents else
+                    "lies inside" if src in out.parents else None)
+        if relation:
+            raise UnsafeDestinationError(
+                f"the output {dst} {relation} the input {source}: replacing it would delete what this step reads. "
+                "Write to a folder outside the inputs (for example a sibling folder).")
 
-    No half-written folder ever appears at ``dst``. An existing ``dst`` is replaced only with ``overwrite=True``
-    (checked before and after the body runs, so a clash fails fast).
+
+def _alive(pid: int | None) -> bool:
+    """Whether the process that left a temporary name may still be writing (this process counts as alive)."""
+    if pid is None:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(dst: str | os.PathLike) -> list[str]:
+    """Tidy what killed writes to ``dst`` left beside it; returns what was done, one line per leftover.
+
+    A ``.NAME.old-*`` of a dead process is the previous ``dst`` of a swap that was interrupted: it is renamed back
+    when ``dst`` is missing, else deleted; a ``.NAME.tmp-*`` of a dead process is a half-written folder: deleted.
+    Leftovers of live processes (a write in progress) are left alone."""
+    dst = Path(dst)
+    if not dst.parent.is_dir():
+        return []
+    done = []
+    leftovers = [(m, p) for p in dst.parent.iterdir() if (m := _LEFTOVER.match(p.name)) and m["name"] == dst.name]
+    for match, path in sorted(leftovers, key=lambda item: item[0]["tag"] != "old"):
+        if _alive(int(match["pid"]) if match["pid"] else None):
+            continue
+        if match["tag"] == "old" and not dst.exists():
+            os.replace(path, dst)
+            done.append(f"recovered {dst} from an interrupted replace ({path.name})")
+        else:
+            _remove(path)
+            done.append(f"removed {path.name}, left by a write to {dst.name} that was killed")
+    return done
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap ``a`` and ``b`` in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where the system cannot."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+def _replace(tmp: Path, dst: Path) -> None:
+    """Put ``tmp`` at ``dst``, so that at every instant ``dst`` is the old or the new folder: swapped in one step
+    where the system can, else the old one is renamed aside first (and :func:`recover` brings it back if a kill
+    falls between the two renames)."""
+    if not dst.exists():
+        os.replace(tmp, dst)
+    elif _exchange(tmp, dst):
+        _remove(tmp)  # now the old folder
+    else:
+        old = _sibling(dst, "old")
+        os.replace(dst, old)
+        os.replace(tmp, dst)
+        _remove(old)
+
+
+@contextlib.contextmanager
+def atomic_dir(dst: str | os.PathLike, overwrite: bool = False,
+               sources: Iterable[str | os.PathLike] = ()) -> Iterator[Path]:
+    """Yield a temporary folder next to ``dst``; put it at ``dst`` on success, delete it on error.
+
+    No half-written folder ever appears at ``dst``, and a replaced ``dst`` is the old or the new folder at every
+    instant. Before any work: ``dst`` may not be, contain or lie inside one of ``sources`` (the step's inputs), an
+    existing ``dst`` is replaced only with ``overwrite=True`` (checked again after the body runs), and leftovers of
+    earlier killed writes to ``dst`` are tidied (:func:`recover`).
     """
     dst = Path(dst)
+    refuse_sources(dst, sources)
+    for line in recover(dst):
+        logger.warning(line)
     _refuse_existing(dst, overwrite)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = _sibling(dst, "tmp")
@@ -87,16 +191,7 @@ def atomic_dir(dst: str | os.PathLike, overwrite: bool = False) -> Iterator[Path
     try:
         yield tmp
         _refuse_existing(dst, overwrite)
-        if dst.exists():
-            old = _sibling(dst, "old")
-            os.replace(dst, old)
-            os.replace(tmp, dst)
-            if old.is_dir():
-                shutil.rmtree(old)
-            else:
-                old.unlink()
-        else:
-            os.replace(tmp, dst)
+        _replace(tmp, dst)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -289,7 +289,7 @@ def depth_up_scale_checkpoint(
     pairs = _renamed_weights(list(files), layer_map, n)
     config = AutoConfig.from_pretrained(src, trust_remote_code=False)
     remap_layer_config(config, layer_map, {"method": "dus", "n": n, "m": m, "layer_map": layer_map})
-    with atomic_dir(dst_dir, overwrite=overwrite) as tmp:
+    with atomic_dir(dst_dir, overwrite=overwrite, sources=[src]) as tmp:
         with ShardWriter(tmp, max_shard_size) as writer:
             for new_name, source in pairs:
                 writer.add(new_name, read_tensor(files[source], source))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from solar_utils.checkpoints import save_model
+from solar_utils.checkpoints import CheckpointError, save_model
 from solar_utils.config import EvalConfig
 from solar_utils.evaluation import TASKS, EvalResult, MemorySource, Scorer, evaluate, preset_source, score_models
 from solar_utils.evaluation.cli import register
@@ -212,6 +212,38 @@ def test_cli_eval_writes_results(toy, tmp_path: Path) -> None:
     assert summary["n_items"] == {"arc": 2, "gsm8k": 2} and summary["settings"]["num_fewshot"]["gsm8k"] == 1
     with pytest.raises(SystemExit):
         parser.parse_args(["eval", "--model", "m", "--output-dir", "o", "--tasks", "arc,drop"])
+
+
+def test_cli_eval_refuses_bad_folders_before_scoring_and_a_rerun_replaces_its_results(toy, tmp_path: Path) -> None:
+    items, tokenizer, model = toy
+    save_model(model, tmp_path / "model", tokenizer=tokenizer)
+    dump_source(MemorySource(items), tmp_path / "data")
+    parser = argparse.ArgumentParser(prog="solar-repro")
+    register(parser.add_subparsers(dest="command", required=True))
+
+    def run(model_dir: Path, out: Path, tasks: str = "arc,gsm8k") -> int:
+        args = parser.parse_args(["eval", "--model", str(model_dir), "--data", str(tmp_path / "data"), "--tasks", tasks,
+                                  "--limit", "2", "--max-gen-toks", "4", "--device", "cpu", "--output-dir", str(out)])
+        return args.func(args)
+
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "config.json").write_text((tmp_path / "model" / "config.json").read_text())
+    (pickled / "pytorch_model.bin").write_bytes(b"not unpickled")
+    with pytest.raises(CheckpointError, match="refused on purpose"):
+        run(pickled, tmp_path / "out")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        run(tmp_path / "no-such-model", tmp_path / "out")
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ValueError, match="is a file"):
+        run(tmp_path / "model", tmp_path / "a-file")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("keep")
+    with pytest.raises(ValueError, match="holds other files"):
+        run(tmp_path / "model", tmp_path / "mine")
+    assert not (tmp_path / "out").exists() and (tmp_path / "mine" / "thesis.tex").read_text() == "keep"
+    assert run(tmp_path / "model", tmp_path / "out") == 0 and run(tmp_path / "model", tmp_path / "out", "arc") == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["results.json", "samples_arc.jsonl"]
 
 
 def test_cli_preset_builds_the_presets_world(toy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,9 @@ def preset_source(preset: str, world_seed: int) -> Source:
 
 def run_eval(args: argparse.Namespace) -> int:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from solar_utils.checkpoints import atomic_dir, load_model
 
     source: SourceLike
     if args.data is not None:
@@ -54,15 +57,34 @@ def run_eval(args: argparse.Namespace) -> int:
         source = preset_source(args.preset, args.world_seed)
     else:
         raise ValueError("eval: give --data DIR (or --data hub) or --preset NAME")
+    check_output_dir(args.output_dir)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = load_model(args.model, dtype="auto").to(device)  # validates the folder first: safetensors only
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    model = AutoModelForCausalLM.from_pretrained(args.model, dtype="auto").to(device)
     result = evaluate(model, tokenizer, args.tasks, source=source, num_fewshot=args.shots,
-                      batch_size=args.batch_size, limit=args.limit, seed=args.seed, output_dir=args.output_dir,
-                      max_gen_toks=args.max_gen_toks)
+                      batch_size=args.batch_size, limit=args.limit, seed=args.seed, max_gen_toks=args.max_gen_toks)
+    with atomic_dir(args.output_dir, overwrite=True) as tmp:  # a rerun leaves no samples of an earlier model
+        result.write(tmp)
     print(format_result(result))
     print(f"results written to {args.output_dir / 'results.json'}")
     return 0
+
+
+def check_output_dir(path: Path) -> None:
+    """Refuse, before any scoring, an output folder that cannot take the results: a file, a folder holding anything
+    but an earlier evaluation's ``results.json`` and ``samples_*.jsonl`` (which a rerun replaces), or an unwritable
+    place."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--output-dir {path} is a file; give a folder (new, or one an earlier eval wrote).")
+    if path.is_dir():
+        others = sorted(p.name for p in path.iterdir() if p.name != "results.json"
+                        and not (p.name.startswith("samples_") and p.suffix == ".jsonl"))
+        if others:
+            raise ValueError(f"--output-dir {path} holds other files ({', '.join(others[:3])}); the results replace "
+                             "the whole folder, so give a new folder or one an earlier eval wrote.")
+    parent = next(p for p in (path, *path.parents) if p.exists())
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"--output-dir {path}: cannot write under {parent}; choose a folder you can write to.")
 
 
 def format_result(result: EvalResult) -> str:

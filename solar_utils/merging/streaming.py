@@ -122,7 +122,7 @@ def merge_checkpoints(
     recipe = load_recipe(recipe)
     plan, files = plan_checkpoints(recipe)
     tokenizer_src = tokenizer_dir(recipe)
-    with atomic_dir(output_dir, overwrite=overwrite) as tmp:
+    with atomic_dir(output_dir, overwrite=overwrite, sources=[*files, tokenizer_src]) as tmp:
         with ShardWriter(tmp, max_shard_size=max_shard_size) as writer:
             for task in plan.tasks:
                 writer.add(task.name, plan.merge(task, _read_inputs(task, files)))
