@@ -36,8 +36,11 @@ RECIPE_CONFIG_KEY = "depth_up_scaling"
 
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
 _SIZE_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".gguf")
-_NOT_AUX = {CONFIG_NAME, CARD_NAME, INDEX_NAME, "pytorch_model.bin.index.json"}
+AUX_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+             "tokenizer.model", "vocab.json", "merges.txt", "vocab.txt", "chat_template.jinja", "chat_template.json",
+             "generation_config.json")
+"""The files besides weights, config and card that a checkpoint carries on: what ``save_pretrained`` writes for a
+tokenizer (fast, sentencepiece or BPE files) and a generation config."""
 logger = logging.getLogger(__name__)
 
 
@@ -407,18 +410,11 @@ class ShardWriter:
 
 
 def copy_aux_files(src: str | os.PathLike, dst: str | os.PathLike) -> list[Path]:
-    """Copy every top-level file of ``src`` that is not weights, an index, ``config.json`` or ``README.md``.
-
-    That is the tokenizer files, ``chat_template.jinja``, ``generation_config.json``, special tokens maps...
-    Returns the copied paths.
-    """
+    """Copy the files of :data:`AUX_FILES` that ``src`` holds (its tokenizer, chat template and generation config)
+    into ``dst``; returns the copied paths. Nothing else is copied: a recipe's ``tokenizer_source`` may name any
+    folder, and whatever else a user keeps there must not travel into a model that people then upload."""
     src, dst = _require_dir(src), Path(dst)
-    copied = []
-    for path in sorted(src.iterdir()):
-        if path.is_file() and not path.name.startswith(".") and path.name not in _NOT_AUX:
-            if not path.name.endswith(_WEIGHT_SUFFIXES):
-                copied.append(Path(shutil.copy2(path, dst / path.name)))
-    return copied
+    return [Path(shutil.copy2(src / name, dst / name)) for name in AUX_FILES if (src / name).is_file()]
 
 
 def _ranges(values: list[int]) -> str:

@@ -219,11 +219,13 @@ def test_copy_aux_files(tmp_path):
     src = save_model(tiny_model(), tmp_path / "m", tokenizer=tiny_tokenizer(), max_shard_size=5_000)
     (src / "README.md").write_text("card")
     (src / "pytorch_model.bin").write_bytes(b"pickle")
+    (src / "notes.txt").write_text("my API key")
+    (src / "train.py").write_text("print()")
     dst = tmp_path / "dst"
     dst.mkdir()
     copied = {p.name for p in copy_aux_files(src, dst)}
     assert {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json"} <= copied
-    assert not copied & {"config.json", "README.md", INDEX_NAME, "pytorch_model.bin"}
+    assert not copied & {"config.json", "README.md", INDEX_NAME, "pytorch_model.bin", "notes.txt", "train.py"}
     assert not any(name.endswith(".safetensors") for name in copied)
 
 

@@ -266,6 +266,7 @@ def test_cli_preset_builds_the_presets_world(toy, tmp_path: Path, monkeypatch: p
                               "--tasks", "winogrande", "--device", "cpu", "--output-dir", str(tmp_path / "out")])
     assert args.func(args) == 0
     assert built == {"config": world_config, "seed": 9}
+    assert " at 0x" not in json.loads((tmp_path / "out" / "results.json").read_text())["settings"]["source"]
     assert json.loads((tmp_path / "out" / "results.json").read_text())["n_items"] == {"winogrande": 6}
     args = parser.parse_args(["eval", "--model", "m", "--output-dir", "o"])
     with pytest.raises(ValueError, match="give --data DIR"):

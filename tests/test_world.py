@@ -404,3 +404,7 @@ def test_write_is_atomic(tmp_path, monkeypatch):
         calls.clear()
         world.write(tmp_path / "fresh")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["world"]
+
+
+def test_a_world_names_its_seed_where_results_record_their_source(world):
+    assert repr(world) == "World(seed=1234)"

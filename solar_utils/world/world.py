@@ -55,6 +55,10 @@ class World:
         self._instructions, self._preferences, self._math_seeds = instructions, preferences, math_seeds
         self._indexes: dict[int, NgramIndex] = {}
 
+    def __repr__(self) -> str:
+        """What an evaluation records as its source (``results.json``): the world's seed, not a memory address."""
+        return f"World(seed={self.seed})"
+
     def corpus(self, split: str) -> list[str]:
         """Pretraining documents: "train", or "heldout" (same distribution, no document of train)."""
         return list(self._corpus[_valid("corpus split", split, CORPUS_SPLITS)])
