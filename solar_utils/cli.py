@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--kernel", default=RUNNER_KERNEL,
                      help="Jupyter kernel name (default: python3, the Python running solar-repro)")
     run.add_argument("--log-output", action="store_true", help="stream the notebooks' output to the terminal")
+    run.add_argument("--resume", action="store_true",
+                     help="skip notebooks that already ran to the end into this folder with the same notebook, "
+                          "preset and seed (after an interruption)")
     run.set_defaults(func=_run)
     register_eval(commands)
     return parser
@@ -34,7 +37,7 @@ def _run(args: argparse.Namespace) -> int:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     summary = run_pipeline(
         args.preset, args.output_dir, seed=args.seed, only=args.only.split(",") if args.only else None,
-        notebooks_dir=args.notebooks_dir, kernel_name=args.kernel, log_output=args.log_output,
+        notebooks_dir=args.notebooks_dir, kernel_name=args.kernel, log_output=args.log_output, resume=args.resume,
     )
     print()
     print(section(summary.read_text(), "Claims"))

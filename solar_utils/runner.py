@@ -16,6 +16,7 @@ to warn that it "is running over TCP without encryption".
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -37,6 +38,8 @@ RUNNER_KERNEL = "python3"
 """ipykernel's built-in kernel: the Python that runs the runner, so a run uses this environment whatever kernels
 are registered (the notebooks name ``solar-dus``, the kernel ``make setup`` registers for JupyterLab)."""
 VERDICTS = ("reproduced", "not reproduced", "unresolved")
+RUNNER_RECORD = "runner.json"
+"""Written into a stage's folder when its notebook ran to the end: the notebook's, the preset's hashes and the seed."""
 
 
 class RunFailed(RuntimeError):
@@ -87,25 +90,52 @@ def select_notebooks(found: dict[str, Path], only: list[str] | None) -> list[Pat
 
 def run_pipeline(preset: str, output_dir: Path, seed: int = 1234, only: list[str] | None = None,
                  notebooks_dir: Path | None = None, kernel_name: str = RUNNER_KERNEL,
-                 log_output: bool = False) -> Path:
-    """Run the notebooks at ``preset`` into ``output_dir``, one progress line each; returns ``summary.md``."""
-    load_preset(preset)  # fail fast on an unknown preset, before any kernel starts
+                 log_output: bool = False, resume: bool = False) -> Path:
+    """Run the notebooks at ``preset`` into ``output_dir``, one progress line each; returns ``summary.md``.
+
+    With ``resume``, a notebook that already ran to the end into this folder with the same notebook source, preset
+    values and seed (its ``runner.json``) is skipped, up to the first one that did not: from there on every notebook
+    runs again, since each reads what the earlier ones wrote."""
+    preset_sha = _sha256(json.dumps(load_preset(preset).to_dict(), sort_keys=True, default=str).encode())
     notebooks = select_notebooks(discover_notebooks(notebooks_dir or default_notebooks_dir()), only)
     run_dir = Path(output_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     for number, notebook in enumerate(notebooks, 1):
         # One line, completed when the notebook ends; with log_output the notebook's output comes in between.
         step = f"[{number}/{len(notebooks)}] {notebook.stem}"
+        record = {"notebook_sha256": _sha256(notebook.read_bytes()), "preset_sha256": preset_sha, "seed": seed}
+        stage_dir = run_dir / notebook.stem
+        if resume and _completed(stage_dir, notebook) == record:
+            print(f"{step} … done earlier with the same notebook, preset and seed: skipped", flush=True)
+            continue
+        resume = False
+        (stage_dir / RUNNER_RECORD).unlink(missing_ok=True)
         print(f"{step} …", end="\n" if log_output else "", flush=True)
         again = step if log_output else ""
         started = time.monotonic()
         try:
-            execute_notebook(notebook, run_dir / notebook.stem, preset, seed, kernel_name, log_output)
+            execute_notebook(notebook, stage_dir, preset, seed, kernel_name, log_output)
         except BaseException:
             print(f"{again} failed after {_duration(time.monotonic() - started)}", flush=True)
             raise
+        _write_atomic(stage_dir / RUNNER_RECORD, json.dumps(record, indent=2))
         print(f"{again} {_duration(time.monotonic() - started)}", flush=True)
     return write_summary(run_dir)
+
+
+def _completed(stage_dir: Path, notebook: Path) -> dict[str, Any] | None:
+    """The record of a notebook that ran to the end into ``stage_dir`` (executed copy and metrics there)."""
+    path = stage_dir / RUNNER_RECORD
+    if not (path.is_file() and (stage_dir / notebook.name).is_file() and (stage_dir / "metrics.json").is_file()):
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def execute_notebook(notebook: Path, stage_dir: Path, preset: str, seed: int,

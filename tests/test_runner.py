@@ -225,3 +225,34 @@ def test_metrics_flat_json_holds_every_stages_flattened_metrics(run: Path):
 
 def test_flatten_keeps_short_lists_only():
     assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": list(range(50))}) == {"a.b": 1, "a.c": [1, 2]}
+
+
+def test_resume_skips_what_ran_to_the_end_and_reruns_from_the_first_change(notebooks: Path, tmp_path: Path, capfd):
+    run = tmp_path / "run"
+    run_pipeline("tiny", run, seed=7, notebooks_dir=notebooks)
+    capfd.readouterr()
+    stamps = {s: (run / s / "metrics.json").stat().st_mtime_ns for s in ("00_first", "01_second")}
+    run_pipeline("tiny", run, seed=7, notebooks_dir=notebooks, resume=True)
+    out = capfd.readouterr().out
+    assert out.count("done earlier with the same notebook, preset and seed: skipped") == 2, out
+    assert stamps == {s: (run / s / "metrics.json").stat().st_mtime_ns for s in stamps}
+
+    run_pipeline("tiny", run, seed=8, notebooks_dir=notebooks, resume=True)  # another seed: everything again
+    assert "skipped" not in capfd.readouterr().out
+    assert json.loads((run / "01_second" / "metrics.json").read_text())["seed"] == 8
+
+    (run / "01_second" / "runner.json").unlink()  # as if killed inside 01: 00 is kept, 01 runs again
+    run_pipeline("tiny", run, seed=8, notebooks_dir=notebooks, resume=True)
+    out = capfd.readouterr().out
+    assert "[1/2] 00_first … done earlier" in out and re.search(r"\[2/2\] 01_second … \d+ s", out), out
+
+    _notebook(notebooks / "00_first.ipynb", _writes_metrics({"changed": True}))  # an edited notebook reruns, and so
+    run_pipeline("tiny", run, seed=8, notebooks_dir=notebooks, resume=True)  # does everything after it
+    assert "skipped" not in capfd.readouterr().out
+    assert json.loads((run / "00_first" / "metrics.json").read_text())["changed"] is True
+
+
+def test_cli_resume_flag(notebooks: Path, tmp_path: Path, capsys):
+    args = ["run", "--output-dir", str(tmp_path / "run"), "--notebooks-dir", str(notebooks), "--seed", "3"]
+    assert main(args) == 0 and main([*args, "--resume"]) == 0
+    assert capsys.readouterr().out.count("skipped") == 2
