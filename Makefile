@@ -1,7 +1,7 @@
 # Entry points, each setting everything up first (a venv in .venv, torch, the package and its pins, JupyterLab and
 # a Jupyter kernel named solar-dus that runs in that venv):
 #   make lab         open JupyterLab on notebooks/ (the notebooks name the solar-dus kernel)
-#   make pipeline    run every notebook at the tiny preset into runs/tiny
+#   make pipeline    run every notebook at the tiny preset into runs/tiny (those already up to date there are skipped)
 #   make test        run the whole test suite (it executes the tiny pipeline once, then checks every stage); CI runs this
 #   make test-fast   run the unit tests only, not the notebooks (about two minutes on a 2-core CPU): the edit loop
 PYTHON ?= python3

@@ -24,9 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--kernel", default=RUNNER_KERNEL,
                      help="Jupyter kernel name (default: python3, the Python running solar-repro)")
     run.add_argument("--log-output", action="store_true", help="stream the notebooks' output to the terminal")
-    run.add_argument("--resume", action="store_true",
-                     help="skip notebooks that already ran to the end into this folder with the same notebook, "
-                          "preset and seed (after an interruption)")
+    run.add_argument("--force", action="store_true",
+                     help="run every notebook again, even those whose results in the folder are up to date")
     run.set_defaults(func=_run)
     register_eval(commands)
     return parser
@@ -37,7 +36,7 @@ def _run(args: argparse.Namespace) -> int:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     summary = run_pipeline(
         args.preset, args.output_dir, seed=args.seed, only=args.only.split(",") if args.only else None,
-        notebooks_dir=args.notebooks_dir, kernel_name=args.kernel, log_output=args.log_output, resume=args.resume,
+        notebooks_dir=args.notebooks_dir, kernel_name=args.kernel, log_output=args.log_output, force=args.force,
     )
     print()
     print(section(summary.read_text(), "Claims"))

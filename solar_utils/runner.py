@@ -39,7 +39,7 @@ RUNNER_KERNEL = "python3"
 are registered (the notebooks name ``solar-dus``, the kernel ``make setup`` registers for JupyterLab)."""
 VERDICTS = ("reproduced", "not reproduced", "unresolved")
 RUNNER_RECORD = "runner.json"
-"""Written into a stage's folder when its notebook ran to the end: the notebook's, the preset's hashes and the seed."""
+"""Written into a stage's folder when its notebook ran to the end: the inputs it ran with (:func:`stage_inputs`)."""
 
 
 class RunFailed(RuntimeError):
@@ -90,12 +90,13 @@ def select_notebooks(found: dict[str, Path], only: list[str] | None) -> list[Pat
 
 def run_pipeline(preset: str, output_dir: Path, seed: int = 1234, only: list[str] | None = None,
                  notebooks_dir: Path | None = None, kernel_name: str = RUNNER_KERNEL,
-                 log_output: bool = False, resume: bool = False) -> Path:
+                 log_output: bool = False, force: bool = False) -> Path:
     """Run the notebooks at ``preset`` into ``output_dir``, one progress line each; returns ``summary.md``.
 
-    With ``resume``, a notebook that already ran to the end into this folder with the same notebook source, preset
-    values and seed (its ``runner.json``) is skipped, up to the first one that did not: from there on every notebook
-    runs again, since each reads what the earlier ones wrote."""
+    A notebook whose stage folder is complete and whose recorded inputs match is skipped ("up to date"): the same
+    notebook, preset values, seed and package sources, and the same results of every earlier stage in the folder
+    (see :func:`stage_inputs`). So a rerun after an interruption continues from the notebook that was cut short.
+    ``force`` runs every notebook again."""
     preset_sha = _sha256(json.dumps(load_preset(preset).to_dict(), sort_keys=True, default=str).encode())
     notebooks = select_notebooks(discover_notebooks(notebooks_dir or default_notebooks_dir()), only)
     run_dir = Path(output_dir).resolve()
@@ -103,12 +104,11 @@ def run_pipeline(preset: str, output_dir: Path, seed: int = 1234, only: list[str
     for number, notebook in enumerate(notebooks, 1):
         # One line, completed when the notebook ends; with log_output the notebook's output comes in between.
         step = f"[{number}/{len(notebooks)}] {notebook.stem}"
-        record = {"notebook_sha256": _sha256(notebook.read_bytes()), "preset_sha256": preset_sha, "seed": seed}
         stage_dir = run_dir / notebook.stem
-        if resume and _completed(stage_dir, notebook) == record:
-            print(f"{step} … done earlier with the same notebook, preset and seed: skipped", flush=True)
+        inputs = stage_inputs(run_dir, notebook, preset_sha, seed)
+        if not force and _completed(stage_dir, notebook) == inputs:
+            print(f"{step}: up to date", flush=True)
             continue
-        resume = False
         (stage_dir / RUNNER_RECORD).unlink(missing_ok=True)
         print(f"{step} …", end="\n" if log_output else "", flush=True)
         again = step if log_output else ""
@@ -118,13 +118,33 @@ def run_pipeline(preset: str, output_dir: Path, seed: int = 1234, only: list[str
         except BaseException:
             print(f"{again} failed after {_duration(time.monotonic() - started)}", flush=True)
             raise
-        _write_atomic(stage_dir / RUNNER_RECORD, json.dumps(record, indent=2))
+        _write_atomic(stage_dir / RUNNER_RECORD, json.dumps(inputs, indent=2, sort_keys=True))
         print(f"{again} {_duration(time.monotonic() - started)}", flush=True)
     return write_summary(run_dir)
 
 
+def stage_inputs(run_dir: Path, notebook: Path, preset_sha: str, seed: int) -> dict[str, Any]:
+    """What a notebook's results depend on: its source, the preset's values, the seed, the package's sources, and
+    the ``metrics.json`` of every earlier stage in ``run_dir`` (the upstream artifacts it reads are recorded there
+    and in their manifests, which change with them)."""
+    upstream = {d.name: _sha256((d / "metrics.json").read_bytes()) + _sha256((d / "manifest.json").read_bytes())
+                if (d / "manifest.json").is_file() else _sha256((d / "metrics.json").read_bytes())
+                for d in sorted(run_dir.iterdir()) if d.name < notebook.stem and (d / "metrics.json").is_file()}
+    return {"notebook_sha256": _sha256(notebook.read_bytes()), "preset_sha256": preset_sha, "seed": seed,
+            "package_sha256": package_sha256(), "upstream": upstream}
+
+
+def package_sha256() -> str:
+    """One hash of ``solar_utils``' code and data files (its version for resuming: any edit counts)."""
+    root = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".yaml") and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def _completed(stage_dir: Path, notebook: Path) -> dict[str, Any] | None:
-    """The record of a notebook that ran to the end into ``stage_dir`` (executed copy and metrics there)."""
+    """The recorded inputs of a notebook that ran to the end into ``stage_dir`` (executed copy and metrics there)."""
     path = stage_dir / RUNNER_RECORD
     if not (path.is_file() and (stage_dir / notebook.name).is_file() and (stage_dir / "metrics.json").is_file()):
         return None

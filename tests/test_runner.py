@@ -2,8 +2,12 @@
 metrics_flat.json), the kernel's quiet start, CLI."""
 
 import json
+import os
 import re
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -227,32 +231,62 @@ def test_flatten_keeps_short_lists_only():
     assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": list(range(50))}) == {"a.b": 1, "a.c": [1, 2]}
 
 
-def test_resume_skips_what_ran_to_the_end_and_reruns_from_the_first_change(notebooks: Path, tmp_path: Path, capfd):
+def test_a_rerun_skips_what_is_up_to_date_and_reruns_from_the_first_change(notebooks: Path, tmp_path: Path, capfd):
     run = tmp_path / "run"
     run_pipeline("tiny", run, seed=7, notebooks_dir=notebooks)
     capfd.readouterr()
     stamps = {s: (run / s / "metrics.json").stat().st_mtime_ns for s in ("00_first", "01_second")}
-    run_pipeline("tiny", run, seed=7, notebooks_dir=notebooks, resume=True)
-    out = capfd.readouterr().out
-    assert out.count("done earlier with the same notebook, preset and seed: skipped") == 2, out
+    run_pipeline("tiny", run, seed=7, notebooks_dir=notebooks)
+    assert capfd.readouterr().out == "[1/2] 00_first: up to date\n[2/2] 01_second: up to date\n"
     assert stamps == {s: (run / s / "metrics.json").stat().st_mtime_ns for s in stamps}
 
-    run_pipeline("tiny", run, seed=8, notebooks_dir=notebooks, resume=True)  # another seed: everything again
-    assert "skipped" not in capfd.readouterr().out
+    run_pipeline("tiny", run, seed=8, notebooks_dir=notebooks)  # another seed: everything again
+    assert "up to date" not in capfd.readouterr().out
     assert json.loads((run / "01_second" / "metrics.json").read_text())["seed"] == 8
 
-    (run / "01_second" / "runner.json").unlink()  # as if killed inside 01: 00 is kept, 01 runs again
-    run_pipeline("tiny", run, seed=8, notebooks_dir=notebooks, resume=True)
-    out = capfd.readouterr().out
-    assert "[1/2] 00_first … done earlier" in out and re.search(r"\[2/2\] 01_second … \d+ s", out), out
+    run_pipeline("tiny", run, seed=8, notebooks_dir=notebooks, force=True)
+    assert "up to date" not in capfd.readouterr().out
 
-    _notebook(notebooks / "00_first.ipynb", _writes_metrics({"changed": True}))  # an edited notebook reruns, and so
-    run_pipeline("tiny", run, seed=8, notebooks_dir=notebooks, resume=True)  # does everything after it
-    assert "skipped" not in capfd.readouterr().out
+    _notebook(notebooks / "00_first.ipynb", _writes_metrics({"changed": True}))  # an edited notebook runs again,
+    run_pipeline("tiny", run, seed=8, notebooks_dir=notebooks)  # and so does every stage after it (its input changed)
+    assert "up to date" not in capfd.readouterr().out
     assert json.loads((run / "00_first" / "metrics.json").read_text())["changed"] is True
 
 
-def test_cli_resume_flag(notebooks: Path, tmp_path: Path, capsys):
+def test_a_run_killed_inside_a_notebook_continues_there_and_ends_with_the_same_metrics(tmp_path: Path):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    _notebook(folder / "00_first.ipynb", _writes_metrics({"claims": CLAIMS}))
+    # 01 waits for a go file on its first run only, so the test can kill the runner while it is inside 01
+    _notebook(folder / "01_second.ipynb", "import pathlib, time\n"
+              "go = pathlib.Path(output_dir).parent.parent / 'go'\n"
+              "(pathlib.Path(output_dir).parent.parent / 'inside').touch()\n"
+              "while not go.exists(): time.sleep(0.1)\n" + _writes_metrics())
+    command = [sys.executable, "-m", "solar_utils.cli", "run", "--notebooks-dir", str(folder), "--seed", "5",
+               "--output-dir"]
+    runner = subprocess.Popen([*command, str(tmp_path / "run")], cwd=Path(__file__).parent.parent,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "inside").exists():
+        assert runner.poll() is None and time.monotonic() < deadline, runner.stdout.read().decode()
+        time.sleep(0.1)
+    os.killpg(runner.pid, signal.SIGKILL)  # the runner and its kernel, mid-notebook
+    runner.wait()
+    (tmp_path / "go").touch()
+    again = subprocess.run([*command, str(tmp_path / "run")], cwd=Path(__file__).parent.parent, capture_output=True,
+                           text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "[1/2] 00_first: up to date" in again.stdout and re.search(r"\[2/2\] 01_second … \d+ s", again.stdout)
+    fresh = subprocess.run([*command, str(tmp_path / "fresh")], cwd=Path(__file__).parent.parent, capture_output=True,
+                           text=True, timeout=300)
+    assert fresh.returncode == 0, fresh.stderr
+    for stage in ("00_first", "01_second"):
+        assert (tmp_path / "run" / stage / "metrics.json").read_text() == \
+            (tmp_path / "fresh" / stage / "metrics.json").read_text()
+
+
+def test_cli_force_flag(notebooks: Path, tmp_path: Path, capsys):
     args = ["run", "--output-dir", str(tmp_path / "run"), "--notebooks-dir", str(notebooks), "--seed", "3"]
-    assert main(args) == 0 and main([*args, "--resume"]) == 0
-    assert capsys.readouterr().out.count("skipped") == 2
+    assert main(args) == 0 and main(args) == 0
+    assert capsys.readouterr().out.count("up to date") == 2
+    assert main([*args, "--force"]) == 0 and "up to date" not in capsys.readouterr().out
