@@ -42,6 +42,10 @@ AUX_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json
 """The files besides weights, config and card that a checkpoint carries on: what ``save_pretrained`` writes for a
 tokenizer (fast, sentencepiece or BPE files) and a generation config."""
 logger = logging.getLogger(__name__)
+LAYER_KEY = re.compile(r"^(?P<prefix>(?:.+?\.)?layers\.)(?P<index>\d+)\.(?P<rest>.+)$")
+"""A decoder-layer tensor name, ``<prefix>layers.<index>.<rest>`` (e.g. ``model.layers.3.mlp.up_proj.weight``:
+prefix ``model.layers.``, index 3, rest ``mlp.up_proj.weight``); ``layers`` starts the name or follows a dot. The
+one definition: DUS and the merge planner (:mod:`solar_utils.merging.plan`) both use it."""
 
 
 class CheckpointError(ValueError):
@@ -300,6 +304,36 @@ def read_config(src_dir: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path} is not valid JSON ({exc}); re-save the checkpoint.") from exc
 
 
+
+def tensor_shapes(files: Mapping[str, Path]) -> dict[str, tuple[int, ...]]:
+    """Tensor shapes from the safetensors headers of ``{name: shard}`` (no tensor data is read)."""
+    by_shard: dict[Path, list[str]] = {}
+    for name, shard in files.items():
+        by_shard.setdefault(shard, []).append(name)
+    shapes = {}
+    for shard, names in by_shard.items():
+        with safe_open(shard, framework="pt") as f:
+            shapes.update({name: tuple(f.get_slice(name).get_shape()) for name in names})
+    return shapes
+
+
+def check_shapes(src_dir: str | os.PathLike, config: Mapping[str, Any], files: Mapping[str, Path]) -> None:
+    """Raise :class:`CheckpointError` when ``config.json`` disagrees with the weights' headers: the embedding's
+    ``[vocab_size, hidden_size]`` or the number of decoder layers (``num_hidden_layers``)."""
+    where = Path(src_dir) / CONFIG_NAME
+    embed = next((name for name in sorted(files) if name.endswith("embed_tokens.weight")), None)
+    want = (config.get("vocab_size"), config.get("hidden_size"))
+    if embed and all(isinstance(v, int) for v in want):
+        got = tensor_shapes({embed: files[embed]})[embed]
+        if got != want:
+            raise CheckpointError(f"{where} says vocab_size {want[0]}, hidden_size {want[1]}, but {embed} is "
+                                  f"{list(got)}: the config belongs to another model; re-save the checkpoint.")
+    layers = {int(m["index"]) for name in files if (m := LAYER_KEY.match(name))}
+    n = config.get("num_hidden_layers")
+    if layers and isinstance(n, int) and layers != set(range(n)):
+        raise CheckpointError(f"{where} says num_hidden_layers {n}, but the weights hold layers "
+                              f"{_ranges(sorted(layers))}: the config belongs to another model; re-save the checkpoint.")
+
 def iter_shard_tensors(src_dir: str | os.PathLike) -> Iterator[tuple[str, torch.Tensor]]:
     """Yield ``(name, tensor)`` for every weight, one shard at a time (only one shard is open at once).
 
@@ -493,8 +527,7 @@ def load_model(src: str | os.PathLike, **kwargs: Any) -> Any:
 
     if kwargs.pop("trust_remote_code", False):
         raise ValueError("load_model never runs remote code; remove trust_remote_code=True.")
-    read_config(src)
-    checkpoint_files(src)
+    check_shapes(src, read_config(src), checkpoint_files(src))
     return AutoModelForCausalLM.from_pretrained(src, trust_remote_code=False, **kwargs)
 
 

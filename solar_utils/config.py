@@ -16,8 +16,10 @@ in the same way.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -393,7 +395,61 @@ def load_preset(preset: str | Path, overrides: dict[str, Any] | None = None) -> 
         raise PresetError(f"{path} must hold a mapping of sections, got {type(raw).__name__}")
     raw.setdefault("name", path.stem)
     preset = _build(Preset, raw, where=path.name)
-    return _build(Preset, overrides, where=f"{path.name} overrides", base=preset) if overrides else preset
+    if overrides:
+        preset = _build(Preset, overrides, where=f"{path.name} overrides", base=preset)
+    check_values(preset, where=path.name if not overrides else f"{path.name} with overrides")
+    return preset
+
+
+# The range of each numeric setting, by field name (a name means the same thing in every section).
+_AT_LEAST_ONE = {"max_steps", "batch_size", "seq_len", "max_length", "eval_every", "save_every", "eval_blocks",
+                 "max_blocks", "steps", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                 "num_key_value_heads", "intermediate_size", "max_position_embeddings", "vocab_size", "r", "alpha",
+                 "max_new_tokens", "max_gen_toks", "ngram_n", "contamination_ngram", "decontam_ngram",
+                 "near_dup_ngram", "heldout_per_source", "samples_per_method", "max_docs",
+                 "max_seeds", "max_steps_per_step", "min_frequency", "eval_items_per_task"}
+_AT_LEAST_ZERO = {"warmup_steps", "limit", "eval_limit", "m", "reference_m", "show_examples", "weight_decay",
+                  "fewshot_items_per_task", "max_used", "weight", "identity_every"}
+_POSITIVE = {"learning_rate", "lora_learning_rate", "beta", "rope_theta", "rms_norm_eps", "temperature"}
+_FRACTION = {"min_lr_ratio", "dropout", "heldout_fraction", "mmlu_heldout_share", "gsm8k_heldout_form_share",
+             "near_dup_threshold", "streaming_weight", "adam_beta2"}
+
+
+def check_values(preset: Any, where: str) -> None:
+    """Raise :class:`PresetError` for a numeric setting out of its range (a step count, size or limit below what
+    it means, a learning rate that is not a positive finite number, a share outside [0, 1]) or for SFT variants
+    that do not fit their sources, naming the setting and the allowed range."""
+    for path, value in _numbers(preset):
+        name = path.rsplit(".", 1)[-1].split("[")[0]
+        problem = (
+            "must be a finite number" if isinstance(value, float) and not math.isfinite(value) else
+            "must be at least 1" if name in _AT_LEAST_ONE and value < 1 else
+            "must be at least 0" if name in _AT_LEAST_ZERO and value < 0 else
+            "must be a number above 0" if name in _POSITIVE and value <= 0 else
+            "must lie in [0, 1]" if name in _FRACTION and not 0 <= value <= 1 else None)
+        if problem:
+            raise PresetError(f"{where}: {path} = {value!r} {problem}; set it in the preset's YAML or overrides")
+    instruct = preset.instruct
+    names, sources = [v.name for v in instruct.variants], {s.name for s in instruct.sources}
+    if not names or instruct.main not in names:
+        raise PresetError(f"{where}: instruct.main = {instruct.main!r} names no SFT variant (variants: {names}); "
+                          "list it under instruct.variants")
+    for variant in instruct.variants:
+        if not variant.sources or set(variant.sources) - sources:
+            raise PresetError(f"{where}: instruct.variants {variant.name!r} uses {variant.sources}; each variant "
+                              f"needs one or more of the sources {sorted(sources)}")
+
+
+def _numbers(obj: Any, prefix: str = "") -> Iterator[tuple[str, int | float]]:
+    """``(dotted path, value)`` of every int and float setting inside a dataclass, lists included."""
+    items = ([(f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj)] if dataclasses.is_dataclass(obj)
+             else [(f"[{i}]", v) for i, v in enumerate(obj)] if isinstance(obj, list) else [])
+    for name, value in items:
+        path = f"{prefix}{name}" if name.startswith("[") or not prefix else f"{prefix}.{name}"
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield path, value
+        elif dataclasses.is_dataclass(value) or isinstance(value, list):
+            yield from _numbers(value, path)
 
 
 def _build(cls: type, data: Any, where: str, base: Any = None) -> Any:

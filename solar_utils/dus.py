@@ -28,9 +28,11 @@ from torch import nn
 
 from .checkpoints import (
     RECIPE_CONFIG_KEY,
+    LAYER_KEY,
     CheckpointError,
     ShardWriter,
     atomic_dir,
+    check_shapes,
     checkpoint_files,
     copy_aux_files,
     default_card,
@@ -39,10 +41,6 @@ from .checkpoints import (
     write_model_card,
 )
 
-LAYER_KEY = re.compile(r"^(?P<prefix>(?:.+?\.)?layers\.)(?P<index>\d+)\.(?P<rest>.+)$")
-"""A decoder-layer tensor name, ``<prefix>layers.<index>.<rest>`` (e.g. ``model.layers.3.mlp.up_proj.weight``:
-prefix ``model.layers.``, index 3, rest ``mlp.up_proj.weight``); ``layers`` starts the name or follows a dot. The
-one definition: DUS and the merge planner (:mod:`solar_utils.merging.plan`) both use it."""
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -283,9 +281,11 @@ def depth_up_scale_checkpoint(
     from transformers import AutoConfig
 
     src = Path(src_dir)
-    n = _num_layers(src, read_config(src))
+    raw_config = read_config(src)
+    n = _num_layers(src, raw_config)
     layer_map = dus_layer_map(n, m)
     files = checkpoint_files(src)
+    check_shapes(src, raw_config, files)
     pairs = _renamed_weights(list(files), layer_map, n)
     config = AutoConfig.from_pretrained(src, trust_remote_code=False)
     remap_layer_config(config, layer_map, {"method": "dus", "n": n, "m": m, "layer_map": layer_map})

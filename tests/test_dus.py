@@ -254,7 +254,7 @@ def _broken_checkpoint(tmp_path: Path, damage: str) -> Path:
         ("index names a missing file", "missing"),
         ("bin only", "refused on purpose"),
         ("no num_hidden_layers", "no integer num_hidden_layers"),
-        ("config says 10 layers", "one stack of 10 layers"),
+        ("config says 10 layers", "says num_hidden_layers 10, but the weights hold layers 0–7"),
     ],
 )
 def test_streaming_bad_checkpoints(tmp_path, damage, message):

@@ -82,7 +82,7 @@ def evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, tasks: 
     Contexts longer than the model's positions (or ``max_length``) are left-truncated as the harness does;
     ``max_gen_toks`` (256 in the harness) must leave room for a GSM8K context on short-context models.
     """
-    names = [get_task(t).name for t in tasks]
+    names = task_names(tasks)
     shots, limits = _per_task(num_fewshot, names, "num_fewshot"), _per_task(limit, names, "limit")
     src = resolve_source(source)
     scorer = Scorer(model, tokenizer, batch_size=batch_size, max_length=max_length, share_prefix=share_prefix,
@@ -135,7 +135,7 @@ def score_models(models: Mapping[str, PreTrainedModel | str | os.PathLike], toke
     if limit == 0:
         return {}
     source = resolve_source(preset_source(settings, world_dir))
-    names = [get_task(t).name for t in tasks]
+    names = task_names(tasks)
     num_fewshot = settings.num_fewshot or None
     shots, limits = _per_task(num_fewshot, names, "num_fewshot"), _per_task(limit, names, "limit")
     sources = {} if cache_dir is None else {n: score_cache.source_sha256(source, n) for n in names}
@@ -177,6 +177,16 @@ def score_models(models: Mapping[str, PreTrainedModel | str | os.PathLike], toke
         if output_dir is not None:
             results[name].write(Path(output_dir) / name)
     return results
+
+
+def task_names(tasks: Sequence[str]) -> list[str]:
+    """The canonical names of ``tasks``: one or more known tasks, each once (else a ValueError naming the fix)."""
+    if isinstance(tasks, str) or not tasks:
+        raise ValueError(f"tasks must be a list of one or more of {', '.join(TASKS)}, got {tasks!r}")
+    names = [get_task(t).name for t in tasks]
+    if len(set(names)) < len(names):
+        raise ValueError(f"tasks lists a task twice ({list(tasks)}); list each once")
+    return names
 
 
 def _task_settings(settings: Mapping[str, Any], task: str) -> dict[str, Any]:

@@ -16,16 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
 
 from solar_utils.checkpoints import (
     CONFIG_NAME,
     ShardWriter,
     atomic_dir,
+    check_shapes,
     checkpoint_files,
     copy_aux_files,
     read_config,
     read_tensor,
+    tensor_shapes,
     write_json_atomic,
     write_model_card,
 )
@@ -34,18 +35,6 @@ from solar_utils.merging.plan import MergePlan, ModelLayout, TensorTask, plan_me
 from solar_utils.merging.recipes import RECIPE_NAME, MergeRecipe, load_recipe, write_recipe
 
 _VOCAB_FILES = ("tokenizer.model", "vocab.json", "merges.txt", "vocab.txt", "spiece.model")
-
-
-def _shapes(files: Mapping[str, Path]) -> dict[str, tuple[int, ...]]:
-    """Tensor shapes from the safetensors headers (no tensor data is read)."""
-    by_shard: dict[Path, list[str]] = {}
-    for name, shard in files.items():
-        by_shard.setdefault(shard, []).append(name)
-    shapes = {}
-    for shard, names in by_shard.items():
-        with safe_open(shard, framework="pt") as f:
-            shapes.update({name: tuple(f.get_slice(name).get_shape()) for name in names})
-    return shapes
 
 
 def tokenizer_fingerprint(model_dir: str | os.PathLike) -> str | None:
@@ -87,7 +76,10 @@ def tokenizer_dir(recipe: MergeRecipe) -> str:
 def plan_checkpoints(recipe: MergeRecipe) -> tuple[MergePlan, dict[str, dict[str, Path]]]:
     """The merge plan for checkpoint folders, and each model's tensor-to-file map (only headers are read)."""
     files = {ref: checkpoint_files(ref) for ref in recipe.referenced_models()}
-    layouts = {ref: ModelLayout(read_config(ref), _shapes(files[ref])) for ref in files}
+    configs = {ref: read_config(ref) for ref in files}
+    for ref in files:
+        check_shapes(ref, configs[ref], files[ref])
+    layouts = {ref: ModelLayout(configs[ref], tensor_shapes(files[ref])) for ref in files}
     return plan_merge(recipe, layouts), files
 
 
