@@ -256,6 +256,9 @@ def _read_index(src: Path) -> dict[str, Path]:
         by_shard.setdefault(shard, set()).add(name)
     for shard, names in sorted(by_shard.items()):
         path = src / shard
+        if not isinstance(shard, str) or Path(shard).name != shard or shard in (".", ".."):
+            raise CheckpointError(f"{INDEX_NAME} in {src} names shard {shard!r}, outside the checkpoint folder; an "
+                                  "index may name only files beside it: re-save the checkpoint.")
         if not path.is_file():
             raise CheckpointError(
                 f"{INDEX_NAME} in {src} names shard {shard!r}, which is missing; the checkpoint is incomplete: "
@@ -445,8 +448,8 @@ class ShardWriter:
 
 def copy_aux_files(src: str | os.PathLike, dst: str | os.PathLike) -> list[Path]:
     """Copy the files of :data:`AUX_FILES` that ``src`` holds (its tokenizer, chat template and generation config)
-    into ``dst``; returns the copied paths. Nothing else is copied: a recipe's ``tokenizer_source`` may name any
-    folder, and whatever else a user keeps there must not travel into a model that people then upload."""
+    into ``dst``; returns the copied paths (the hub's cache links them: their targets are copied). Nothing else is
+    copied: a recipe's ``tokenizer_source`` may name any folder, and whatever else a user keeps there must not travel into a model that people then upload."""
     src, dst = _require_dir(src), Path(dst)
     return [Path(shutil.copy2(src / name, dst / name)) for name in AUX_FILES if (src / name).is_file()]
 

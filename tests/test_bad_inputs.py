@@ -166,3 +166,12 @@ def test_a_jsonl_line_that_is_not_json_names_file_and_line(tmp_path):
 def test_an_instruction_record_missing_a_field_names_it(record, schema, message):
     with pytest.raises(RecordError, match=message):
         to_chat(record, schema, where="alpaca.jsonl:7")
+
+
+@pytest.mark.parametrize("shard", ["../elsewhere.safetensors", "/etc/passwd", "sub/model.safetensors"])
+def test_an_index_naming_a_shard_outside_the_folder_is_refused(ckpt, tmp_path, shard):
+    bad = _damaged(ckpt, tmp_path)
+    names = list(checkpoints.checkpoint_files(bad))
+    (bad / "model.safetensors.index.json").write_text(json.dumps({"weight_map": dict.fromkeys(names, shard)}))
+    with pytest.raises(CheckpointError, match=r"outside the checkpoint folder"):
+        checkpoints.checkpoint_files(bad)
