@@ -118,3 +118,15 @@ def test_the_one_step_swap_exchanges_two_folders(tmp_path):
     a, b = folder(tmp_path / "a", "A"), folder(tmp_path / "b", "B")
     assert checkpoints._exchange(a, b)
     assert (a / "f.txt").read_text() == "B" and (b / "f.txt").read_text() == "A"
+
+
+def test_a_recipe_file_reads_its_relative_models_from_its_own_folder(tmp_path, tokenizer, monkeypatch):
+    for seed in (0, 1):
+        save_model(make_tiny_model(layers=2, seed=seed, tokenizer=tokenizer), tmp_path / "in" / f"m{seed}",
+                   tokenizer=tokenizer)
+    recipe = tmp_path / "recipes" / "avg.yml"
+    recipe.parent.mkdir()
+    recipe.write_text("merge_method: linear\nmodels:\n  - model: ../in/m0\n    parameters: {weight: 0.5}\n"
+                      "  - model: ../in/m1\n    parameters: {weight: 0.5}\ndtype: float32\n")
+    monkeypatch.chdir(tmp_path / "in")  # somewhere the relative paths mean nothing
+    assert (merge_checkpoints(recipe, tmp_path / "out") / "config.json").is_file()

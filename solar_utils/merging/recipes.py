@@ -467,20 +467,40 @@ def write_recipe(recipe: MergeRecipe, path: str | os.PathLike) -> Path:
 
 
 def load_recipe(source: MergeRecipe | Mapping[str, Any] | str | os.PathLike) -> MergeRecipe:
-    """A :class:`MergeRecipe` from a recipe, a dict, a YAML file path or YAML text."""
+    """A :class:`MergeRecipe` from a recipe, a dict, a YAML file path or YAML text; a file's relative model folders
+    are read from the file's own folder (mergekit reads them from the working directory)."""
     if isinstance(source, MergeRecipe):
         return source
     if isinstance(source, Mapping):
         return MergeRecipe.from_dict(source)
-    path = Path(source)
+    path, folder = Path(source), None
     if isinstance(source, os.PathLike) or "\n" not in str(source):
         if not path.is_file():
             raise MergeError(f"recipe file {path} does not exist; check the path.")
-        text = path.read_text(encoding="utf-8")
+        text, folder = path.read_text(encoding="utf-8"), path.parent
     else:
         text = str(source)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise MergeError(f"the recipe is not valid YAML ({exc}).") from exc
-    return MergeRecipe.from_dict(data)
+    return MergeRecipe.from_dict(data if folder is None else _relative_to(data, folder))
+
+
+_PATH_KEYS = ("model", "base_model", "tokenizer_source")
+
+
+def _relative_to(data: Any, folder: Path) -> Any:
+    """A recipe file's relative model folders (``model``, ``base_model``, a ``tokenizer_source`` folder) resolved
+    against the file's own folder, so a recipe reads the same models from wherever it is run."""
+    if isinstance(data, list):
+        return [_relative_to(item, folder) for item in data]
+    if not isinstance(data, dict):
+        return data
+    out = {}
+    for key, value in data.items():
+        if key in _PATH_KEYS and isinstance(value, str) and value not in ("base", "union") \
+                and not Path(value).is_absolute():
+            value = str(folder / value)
+        out[key] = _relative_to(value, folder)
+    return out
