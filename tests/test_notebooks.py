@@ -9,6 +9,7 @@ import math
 import os
 from pathlib import Path
 
+import papermill
 import pytest
 from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -16,7 +17,8 @@ from solar_utils import claims
 from solar_utils.evaluation import TASKS, Difference, EvalResult
 from solar_utils.evaluation.paired import paired_difference
 from solar_utils.jsonl import read_jsonl
-from solar_utils.runner import run_pipeline
+from solar_utils.exercises import EXERCISES_DIR
+from solar_utils.runner import RUNNER_KERNEL, EncryptedKernelManager, run_pipeline
 from solar_utils.stages.evaluation import run_claims
 
 pytestmark = pytest.mark.notebooks
@@ -272,3 +274,14 @@ def test_executed_notebook_is_quiet(run_dir, stage):
         assert not noise, f"{stage}, code cell {number}: {noise[:3]}"
         printed = sum(len(t.splitlines()) for t in texts)
         assert printed <= SCREENFUL, f"{stage}, code cell {number} prints {printed} lines"
+
+
+@pytest.mark.parametrize("solution", sorted((EXERCISES_DIR / "solutions").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_each_exercise_solution_passes_its_checks_on_the_run(run_dir, solution, tmp_path):
+    executed = tmp_path / solution.name
+    papermill.execute_notebook(str(solution), str(executed), parameters={"run_dir": str(run_dir)},
+                               kernel_name=RUNNER_KERNEL, progress_bar=False, cwd=str(solution.parent),
+                               kernel_manager_class=EncryptedKernelManager)
+    feedback = ["".join(o["data"]["text/markdown"]) for c in json.loads(executed.read_text())["cells"]
+                for o in c.get("outputs", []) if "text/markdown" in o.get("data", {})]
+    assert feedback and all(f.startswith("✅") for f in feedback), feedback

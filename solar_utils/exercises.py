@@ -1,0 +1,136 @@
+"""Checks for the exercises in ``exercises/``: each takes a student's answer and says whether it is right, and if
+not, gives a hint that teaches (what to count, which quantity was confused with which), never the answer itself.
+
+The solution notebooks in ``exercises/solutions/`` are the source; the student copies in ``exercises/`` are made from
+them by :func:`student_copy`, which replaces every cell tagged ``solution`` by an empty answer cell
+(``python -m solar_utils.exercises`` rewrites them; a test fails when they are out of date).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from solar_utils.dus import dus_layer_map
+
+EXERCISES_DIR = Path(__file__).resolve().parent.parent / "exercises"
+SOLUTION_TAG = "solution"
+ANSWER_CELL = "answer = None  # Your answer here: compute or write it, then run the check below"
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A check's verdict: ``ok``, and what to tell the student."""
+
+    ok: bool
+    message: str
+
+    def _repr_markdown_(self) -> str:
+        return ("✅ " if self.ok else "❌ ") + self.message
+
+    def __str__(self) -> str:
+        return self._repr_markdown_()
+
+
+def _right(message: str) -> Feedback:
+    return Feedback(True, message)
+
+
+def _hint(message: str) -> Feedback:
+    return Feedback(False, message)
+
+
+def check_layer_map(answer: Any, n: int, m: int) -> Feedback:
+    """⭐ 01: the DUS layer map for ``n`` base layers and ``m`` dropped at the seam (paper Sec. 2)."""
+    expected = dus_layer_map(n, m)
+    if not isinstance(answer, (list, tuple)) or not all(isinstance(i, int) for i in answer):
+        return _hint("give the map as a list of base-layer indices, one per layer of the up-scaled model, "
+                     "e.g. [0, 1, 2, ...]")
+    answer = list(answer)
+    if len(answer) != len(expected):
+        return _hint(f"{len(expected)} layers expected, not {len(answer)}: two copies of n − m = {n - m} layers, "
+                     "so 2·(n − m)")
+    half = n - m
+    if answer[:half] != expected[:half]:
+        return _hint(f"the first copy keeps the bottom n − m = {half} layers of the base: it drops its top m = {m}")
+    if answer[half:] != expected[half:]:
+        return _hint(f"the second copy keeps the top n − m = {half} layers of the base: it drops its bottom m = {m}, "
+                     f"so it starts at layer {m}")
+    return _right(f"right: {len(expected)} layers, the seam joins base layer {half - 1} to base layer {m}.")
+
+
+def check_added_parameters(answer: Any, base: int, upscaled: int, per_layer: int, n: int, m: int) -> Feedback:
+    """⭐ 01: how many parameters DUS adds (``upscaled − base``), within 0.5%."""
+    if not isinstance(answer, (int, float)) or isinstance(answer, bool) or not math.isfinite(answer):
+        return _hint("give a number of parameters, e.g. 3.5e9")
+    added, extra_layers = upscaled - base, 2 * (n - m) - n
+    if math.isclose(answer, added, rel_tol=5e-3):
+        return _right(f"right: {extra_layers} extra layers × {per_layer:,} parameters = {added:,}; embeddings and "
+                      "the output head are not copied.")
+    if math.isclose(answer, upscaled, rel_tol=5e-3):
+        return _hint("that is the whole up-scaled model; the question asks how many parameters DUS adds")
+    if math.isclose(answer, per_layer, rel_tol=5e-3):
+        return _hint(f"that is one decoder layer; DUS adds 2·(n − m) − n = {extra_layers} of them")
+    if math.isclose(answer, per_layer * 2 * (n - m), rel_tol=5e-3):
+        return _hint("that counts every layer of the up-scaled model; subtract the n layers the base already has")
+    return _hint("count the layers the up-scaled model has beyond the base's n, times the parameters of one layer")
+
+
+def check_heldout_loss(answer: Any, expected: float, others: dict[str, float], tol: float = 2e-4) -> Feedback:
+    """⭐⭐ a held-out loss the student measured, against the run's value; ``others`` names the values of quantities
+    that are easy to measure instead (e.g. ``{"the base model": 0.736}``) so the hint can say which one it was."""
+    if not isinstance(answer, (int, float)) or isinstance(answer, bool) or not math.isfinite(answer):
+        return _hint("give the held-out loss as a number of nats per token, e.g. 0.81")
+    if abs(answer - expected) <= tol:
+        return _right(f"right: {answer:.4f} nats per token (the run measured {expected:.4f}).")
+    for what, value in others.items():
+        if abs(answer - value) <= tol:
+            return _hint(f"that is the loss of {what}; score the model the exercise asks for")
+    return _hint("score the held-out blocks of the run (solar_utils.lm_loss.heldout_loss) with the model the "
+                 "exercise asks for, right after the surgery, before any training")
+
+
+def run_metrics(run_dir: str | Path, stage: str) -> dict[str, Any]:
+    """A stage's ``metrics.json`` from a run folder, with a clear error when the pipeline has not written it."""
+    path = Path(run_dir) / stage / "metrics.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run notebook {stage} (or `solar-repro run --only {stage[:2]}`) "
+                                f"with output under {run_dir} first; the exercises read its results")
+    return json.loads(path.read_text())
+
+
+def student_copy(solution: dict[str, Any]) -> dict[str, Any]:
+    """The student version of a solution notebook (nbformat JSON): each cell tagged ``solution`` becomes an empty
+    answer cell; outputs and execution counts are dropped."""
+    cells = []
+    for cell in solution["cells"]:
+        cell = {**cell, "metadata": dict(cell.get("metadata", {}))}
+        if SOLUTION_TAG in cell["metadata"].get("tags", []):
+            cell["metadata"]["tags"] = [t for t in cell["metadata"]["tags"] if t != SOLUTION_TAG] + ["answer"]
+            cell["source"] = ANSWER_CELL
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+        cells.append(cell)
+    return {**solution, "cells": cells}
+
+
+def write_student_copies(exercises_dir: Path = EXERCISES_DIR) -> list[Path]:
+    """Rewrite ``exercises/NN_*.ipynb`` from ``exercises/solutions/``; returns the written paths."""
+    written = []
+    for solution in sorted((exercises_dir / "solutions").glob("*.ipynb")):
+        out = exercises_dir / solution.name
+        text = json.dumps(student_copy(json.loads(solution.read_text())), indent=1, ensure_ascii=False) + "\n"
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(out)
+        written.append(out)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_student_copies(Path(sys.argv[1]) if len(sys.argv) > 1 else EXERCISES_DIR):
+        print(path)

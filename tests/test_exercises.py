@@ -1,0 +1,62 @@
+import json
+
+import pytest
+
+from solar_utils import exercises
+from solar_utils.exercises import (check_added_parameters, check_heldout_loss, check_layer_map, student_copy,
+                                   write_student_copies)
+
+MISTRAL = dict(base=7_241_732_096, upscaled=10_731_524_096, per_layer=218_112_000, n=32, m=8)
+
+
+def test_the_layer_map_check_accepts_the_map_and_teaches_what_is_wrong():
+    assert check_layer_map([0, 1, 2, 3, 4, 5, 6, 3, 4, 5, 6, 7, 8, 9], n=10, m=3).ok
+    assert "14 layers expected" in check_layer_map(list(range(10)) * 2, n=10, m=3).message
+    assert "2·(n − m)" in check_layer_map(list(range(12)), n=10, m=3).message
+    wrong_first = list(range(3, 10)) + list(range(3, 10))
+    assert "first copy keeps the bottom" in check_layer_map(wrong_first, n=10, m=3).message
+    wrong_second = list(range(7)) + list(range(7))
+    assert "starts at layer 3" in check_layer_map(wrong_second, n=10, m=3).message
+    assert "as a list" in check_layer_map("0-6, 3-9", n=10, m=3).message
+    assert not check_layer_map(None, n=10, m=3).ok
+
+
+def test_the_parameter_check_names_the_quantity_that_was_counted_instead():
+    assert check_added_parameters(3_489_792_000, **MISTRAL).ok
+    assert check_added_parameters(3.49e9, **MISTRAL).ok
+    assert "whole up-scaled model" in check_added_parameters(10_731_524_096, **MISTRAL).message
+    assert "one decoder layer" in check_added_parameters(218_112_000, **MISTRAL).message
+    assert "subtract the n layers" in check_added_parameters(48 * 218_112_000, **MISTRAL).message
+    assert "count the layers" in check_added_parameters(1e9, **MISTRAL).message
+    assert not check_added_parameters(float("nan"), **MISTRAL).ok and not check_added_parameters(True, **MISTRAL).ok
+
+
+def test_the_loss_check_says_which_model_was_scored_instead():
+    others = {"the base model": 0.7355, "the DUS model with m = 2": 0.8156}
+    assert check_heldout_loss(0.81675, 0.8167, others).ok
+    assert "the base model" in check_heldout_loss(0.7356, 0.8167, others).message
+    assert "m = 2" in check_heldout_loss(0.8157, 0.8167, others).message
+    assert "heldout_loss" in check_heldout_loss(2.0, 0.8167, others).message
+    assert "✅" in str(check_heldout_loss(0.8167, 0.8167, others)) and "❌" in str(check_heldout_loss(1, 0.8, {}))
+
+
+def test_a_missing_run_names_the_notebook_to_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run notebook 01_depth_up_scaling"):
+        exercises.run_metrics(tmp_path, "01_depth_up_scaling")
+
+
+def test_student_copies_drop_the_solutions_and_are_up_to_date(tmp_path):
+    solutions = sorted((exercises.EXERCISES_DIR / "solutions").glob("*.ipynb"))
+    assert solutions, "no solution notebooks"
+    for solution in solutions:
+        source = json.loads(solution.read_text())
+        student = json.loads((exercises.EXERCISES_DIR / solution.name).read_text())
+        assert student == student_copy(source), f"{solution.name}: run `python -m solar_utils.exercises`"
+        tagged = [c for c in source["cells"] if exercises.SOLUTION_TAG in c["metadata"].get("tags", [])]
+        assert tagged and all(c["source"] != exercises.ANSWER_CELL for c in tagged)
+        answers = [c for c in student["cells"] if "answer" in c["metadata"].get("tags", [])]
+        assert len(answers) == len(tagged) and all(c["source"] == exercises.ANSWER_CELL for c in answers)
+        assert not any(exercises.SOLUTION_TAG in c["metadata"].get("tags", []) for c in student["cells"])
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / solutions[0].name).write_text(solutions[0].read_text())
+    assert write_student_copies(tmp_path) == [tmp_path / solutions[0].name]
