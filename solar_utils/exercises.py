@@ -94,6 +94,51 @@ def check_heldout_loss(answer: Any, expected: float, others: dict[str, float], t
                  "exercise asks for, right after the surgery, before any training")
 
 
+def check_tokens(answer: Any, steps: int, batch_size: int, seq_len: int) -> Feedback:
+    """⭐ 02: the tokens a training run sees, ``steps × batch_size × seq_len``."""
+    if not isinstance(answer, int) or isinstance(answer, bool):
+        return _hint("give a whole number of tokens")
+    if answer == steps * batch_size * seq_len:
+        return _right(f"right: {steps} steps × {batch_size} sequences × {seq_len} tokens = {answer:,} tokens.")
+    if answer == steps * batch_size:
+        return _hint(f"that counts sequences; each holds seq_len = {seq_len} tokens")
+    if answer == batch_size * seq_len:
+        return _hint(f"that is one step; the run takes {steps} of them")
+    return _hint("multiply the steps by the sequences per step (batch size) and the tokens per sequence")
+
+
+def check_recovery_step(answer: Any, curve: list[tuple[int, float]], target: float) -> Feedback:
+    """⭐⭐ 02: the first evaluated step at which the loss ``curve`` is back at or below ``target``."""
+    steps = {int(step): loss for step, loss in curve}
+    first = next((step for step, loss in sorted(steps.items()) if loss <= target), None)
+    if answer is None and first is None:
+        return _right("right: the curve never gets back to the base's loss in this run.")
+    if not isinstance(answer, int) or isinstance(answer, bool) or answer not in steps:
+        return _hint(f"give one of the evaluated steps ({', '.join(map(str, sorted(steps)[:6]))}, …), or None if the "
+                     "curve never gets back")
+    if answer == first:
+        return _right(f"right: at step {answer} the loss is {steps[answer]:.4f}, at or below the base's {target:.4f}.")
+    if steps[answer] > target:
+        return _hint(f"at step {answer} the loss is {steps[answer]:.4f}, still above the base's {target:.4f}")
+    return _hint(f"at step {answer} the loss is below the base's, but it already was at an earlier evaluated step")
+
+
+def check_paired_error(answer: Any, paired: float, unpaired: float, tol: float = 1e-4) -> Feedback:
+    """⭐⭐ 07: the paired standard error of a difference between two models on the same items."""
+    if not isinstance(answer, (int, float)) or isinstance(answer, bool) or not math.isfinite(answer):
+        return _hint("give the standard error as a fraction, e.g. 0.012")
+    if abs(answer - paired) <= tol:
+        return _right(f"right: {answer:.4f}, against {unpaired:.4f} unpaired: pairing removes the variation the two "
+                      "models share item by item, which is why the claims use it.")
+    if abs(answer - unpaired) <= tol:
+        return _hint("that is the unpaired error (the two standard errors combined as if the items were "
+                     "independent); take the standard error of the per-item differences instead")
+    if abs(answer - 100 * paired) <= 100 * tol:
+        return _hint("that is in points; give it as a fraction (scores here are fractions in [0, 1])")
+    return _hint("subtract the two models' per-item scores item by item, then take the standard error of the "
+                 "mean of those differences (solar_utils.evaluation.metrics.mean_stderr)")
+
+
 def run_metrics(run_dir: str | Path, stage: str) -> dict[str, Any]:
     """A stage's ``metrics.json`` from a run folder, with a clear error when the pipeline has not written it."""
     path = Path(run_dir) / stage / "metrics.json"

@@ -60,3 +60,26 @@ def test_student_copies_drop_the_solutions_and_are_up_to_date(tmp_path):
     (tmp_path / "solutions").mkdir()
     (tmp_path / "solutions" / solutions[0].name).write_text(solutions[0].read_text())
     assert write_student_copies(tmp_path) == [tmp_path / solutions[0].name]
+
+
+def test_the_token_check_names_sequences_and_single_steps():
+    assert exercises.check_tokens(60 * 8 * 256, 60, 8, 256).ok
+    assert "counts sequences" in exercises.check_tokens(480, 60, 8, 256).message
+    assert "one step" in exercises.check_tokens(2048, 60, 8, 256).message
+    assert "whole number" in exercises.check_tokens(1.2e5, 60, 8, 256).message
+
+
+def test_the_recovery_check_finds_the_first_step_back_at_the_target():
+    curve = [(0, 0.80), (5, 0.75), (10, 0.70), (15, 0.69)]
+    assert exercises.check_recovery_step(10, curve, 0.70).ok
+    assert "still above" in exercises.check_recovery_step(5, curve, 0.70).message
+    assert "earlier evaluated step" in exercises.check_recovery_step(15, curve, 0.70).message
+    assert "one of the evaluated steps" in exercises.check_recovery_step(7, curve, 0.70).message
+    assert exercises.check_recovery_step(None, curve, 0.60).ok and not exercises.check_recovery_step(None, curve, 0.7).ok
+
+
+def test_the_paired_error_check_names_the_unpaired_error_and_points():
+    assert exercises.check_paired_error(0.0358, 0.03581, 0.0488).ok
+    assert "unpaired error" in exercises.check_paired_error(0.0488, 0.03581, 0.0488).message
+    assert "in points" in exercises.check_paired_error(3.581, 0.03581, 0.0488).message
+    assert "per-item scores" in exercises.check_paired_error(0.01, 0.03581, 0.0488).message
