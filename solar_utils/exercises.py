@@ -80,18 +80,39 @@ def check_added_parameters(answer: Any, base: int, upscaled: int, per_layer: int
     return _hint("count the layers the up-scaled model has beyond the base's n, times the parameters of one layer")
 
 
-def check_heldout_loss(answer: Any, expected: float, others: dict[str, float], tol: float = 2e-4) -> Feedback:
-    """⭐⭐ a held-out loss the student measured, against the run's value; ``others`` names the values of quantities
-    that are easy to measure instead (e.g. ``{"the base model": 0.736}``) so the hint can say which one it was."""
+def check_number(answer: Any, expected: float, *, tol: float, what: str, confusions: dict[str, float],
+                 how: str) -> Feedback:
+    """A measured number against the run's ``expected`` value (within ``tol``); ``confusions`` names the values of
+    quantities that are easy to compute instead, so the hint can say which one the answer was; ``how`` is the hint
+    for any other wrong answer."""
     if not isinstance(answer, (int, float)) or isinstance(answer, bool) or not math.isfinite(answer):
-        return _hint("give the held-out loss as a number of nats per token, e.g. 0.81")
+        return _hint(f"give {what} as a number")
     if abs(answer - expected) <= tol:
-        return _right(f"right: {answer:.4f} nats per token (the run measured {expected:.4f}).")
-    for what, value in others.items():
+        return _right(f"right: {answer:.4g} (the run measured {expected:.4g}).")
+    for name, value in confusions.items():
         if abs(answer - value) <= tol:
-            return _hint(f"that is the loss of {what}; score the model the exercise asks for")
-    return _hint("score the held-out blocks of the run (solar_utils.lm_loss.heldout_loss) with the model the "
-                 "exercise asks for, right after the surgery, before any training")
+            return _hint(f"that is {name}")
+    return _hint(how)
+
+
+def check_heldout_loss(answer: Any, expected: float, others: dict[str, float], tol: float = 2e-4) -> Feedback:
+    """⭐⭐ a held-out loss the student measured, against the run's value; ``others`` names the losses of models that
+    are easy to score instead (e.g. ``{"the base model": 0.736}``)."""
+    return check_number(answer, expected, tol=tol, what="the held-out loss in nats per token",
+                        confusions={f"the loss of {name}; score the model the exercise asks for": v
+                                    for name, v in others.items()},
+                        how="score the held-out blocks of the run (solar_utils.lm_loss.heldout_loss) with the model "
+                            "the exercise asks for, right after the surgery, before any training")
+
+
+def check_choice(answer: Any, correct: str, hints: dict[str, str], why: str) -> Feedback:
+    """⭐ a lettered choice: ``correct``'s letter is right (``why`` says why); each wrong letter has its hint."""
+    letter = str(answer).strip().upper()[:1] if answer is not None else ""
+    if letter == correct:
+        return _right(f"right: {why}")
+    if letter in hints:
+        return _hint(hints[letter])
+    return _hint(f"answer with one of the letters {', '.join(sorted([correct, *hints]))}")
 
 
 def check_tokens(answer: Any, steps: int, batch_size: int, seq_len: int) -> Feedback:

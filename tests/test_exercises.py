@@ -83,3 +83,21 @@ def test_the_paired_error_check_names_the_unpaired_error_and_points():
     assert "unpaired error" in exercises.check_paired_error(0.0488, 0.03581, 0.0488).message
     assert "in points" in exercises.check_paired_error(3.581, 0.03581, 0.0488).message
     assert "per-item scores" in exercises.check_paired_error(0.01, 0.03581, 0.0488).message
+
+
+def test_a_choice_is_checked_by_its_letter_with_a_hint_per_wrong_one():
+    hints = {"A": "that is plain DPO", "C": "DPO always needs a reference"}
+    assert exercises.check_choice(" b) M_1", "B", hints, "it hands over").ok
+    assert exercises.check_choice("a", "B", hints, "").message == "that is plain DPO"
+    assert "one of the letters A, B, C" in exercises.check_choice("E", "B", hints, "").message
+    assert not exercises.check_choice(None, "B", hints, "").ok
+
+
+def test_a_number_is_checked_within_its_tolerance_and_names_its_confusions():
+    confusions = {"the gap with the wrong sign": -4.0}
+    assert exercises.check_number(4.0005, 4.0, tol=1e-3, what="nats", confusions=confusions, how="subtract").ok
+    assert exercises.check_number(-4.0, 4.0, tol=1e-3, what="nats", confusions=confusions, how="").message == \
+        "that is the gap with the wrong sign"
+    assert exercises.check_number(3.0, 4.0, tol=1e-3, what="nats", confusions=confusions, how="subtract").message == \
+        "subtract"
+    assert "give nats as a number" in exercises.check_number("4", 4.0, tol=1, what="nats", confusions={}, how="").message
