@@ -7,6 +7,7 @@ Set ``SOLAR_TEST_RUN_DIR`` to check an existing run folder instead of executing 
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 
 import papermill
@@ -285,3 +286,13 @@ def test_each_exercise_solution_passes_its_checks_on_the_run(run_dir, solution, 
     feedback = ["".join(o["data"]["text/markdown"]) for c in json.loads(executed.read_text())["cells"]
                 for o in c.get("outputs", []) if "text/markdown" in o.get("data", {})]
     assert feedback and all(f.startswith("✅") for f in feedback), feedback
+
+
+def test_a_stage_rerun_with_the_same_seed_writes_the_same_metrics(run_dir, tmp_path):
+    again = tmp_path / "again"
+    shutil.copytree(run_dir / "00_base_model" / "world", again / "00_base_model" / "world")
+    run_pipeline("tiny", again, seed=1234, only=["03"], notebooks_dir=Path(__file__).parent.parent / "notebooks")
+    assert (again / "03_synthetic_math" / "metrics.json").read_text() == \
+        (run_dir / "03_synthetic_math" / "metrics.json").read_text()
+    for name in ("synth_math_instruct.jsonl", "synth_math_alignment.jsonl"):
+        assert (again / "03_synthetic_math" / name).read_bytes() == (run_dir / "03_synthetic_math" / name).read_bytes()
