@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 LAYER_KEY = re.compile(r"^(?P<prefix>(?:.+?\.)?layers\.)(?P<index>\d+)\.(?P<rest>.+)$")
 """A decoder-layer tensor name, ``<prefix>layers.<index>.<rest>`` (e.g. ``model.layers.3.mlp.up_proj.weight``:
 prefix ``model.layers.``, index 3, rest ``mlp.up_proj.weight``); ``layers`` starts the name or follows a dot. The
-one definition: DUS and the merge planner (:mod:`solar_utils.merging.plan`) both use it."""
+one definition: the config checks here, DUS and the merge planner (:mod:`solar_utils.merging.plan`) use it."""
 
 
 class CheckpointError(ValueError):
@@ -307,7 +307,6 @@ def read_config(src_dir: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path} is not valid JSON ({exc}); re-save the checkpoint.") from exc
 
 
-
 def tensor_shapes(files: Mapping[str, Path]) -> dict[str, tuple[int, ...]]:
     """Tensor shapes from the safetensors headers of ``{name: shard}`` (no tensor data is read)."""
     by_shard: dict[Path, list[str]] = {}
@@ -336,6 +335,7 @@ def check_shapes(src_dir: str | os.PathLike, config: Mapping[str, Any], files: M
     if layers and isinstance(n, int) and layers != set(range(n)):
         raise CheckpointError(f"{where} says num_hidden_layers {n}, but the weights hold layers "
                               f"{_ranges(sorted(layers))}: the config belongs to another model; re-save the checkpoint.")
+
 
 def iter_shard_tensors(src_dir: str | os.PathLike) -> Iterator[tuple[str, torch.Tensor]]:
     """Yield ``(name, tensor)`` for every weight, one shard at a time (only one shard is open at once).
@@ -449,7 +449,8 @@ class ShardWriter:
 def copy_aux_files(src: str | os.PathLike, dst: str | os.PathLike) -> list[Path]:
     """Copy the files of :data:`AUX_FILES` that ``src`` holds (its tokenizer, chat template and generation config)
     into ``dst``; returns the copied paths (the hub's cache links them: their targets are copied). Nothing else is
-    copied: a recipe's ``tokenizer_source`` may name any folder, and whatever else a user keeps there must not travel into a model that people then upload."""
+    copied: a recipe's ``tokenizer_source`` may name any folder, and whatever else a user keeps there must not
+    travel into a model that people then upload."""
     src, dst = _require_dir(src), Path(dst)
     return [Path(shutil.copy2(src / name, dst / name)) for name in AUX_FILES if (src / name).is_file()]
 

@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 from .checkpoints import (
-    RECIPE_CONFIG_KEY,
     LAYER_KEY,
+    RECIPE_CONFIG_KEY,
     CheckpointError,
     ShardWriter,
     atomic_dir,
@@ -40,7 +40,6 @@ from .checkpoints import (
     read_tensor,
     write_model_card,
 )
-
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from papermill.exceptions import PapermillExecutionError
 from traitlets import default
 
 from solar_utils.config import load_preset
-from solar_utils.runs import headline_table, markdown_cell
+from solar_utils.tables import headline_table, markdown_cell
 
 NOTEBOOK_PATTERN = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
 RUNNER_KERNEL = "python3"
@@ -127,8 +127,8 @@ def stage_inputs(run_dir: Path, notebook: Path, preset_sha: str, seed: int) -> d
     """What a notebook's results depend on: its source, the preset's values, the seed, the package's sources, and
     the ``metrics.json`` of every earlier stage in ``run_dir`` (the upstream artifacts it reads are recorded there
     and in their manifests, which change with them)."""
-    upstream = {d.name: _sha256((d / "metrics.json").read_bytes()) + _sha256((d / "manifest.json").read_bytes())
-                if (d / "manifest.json").is_file() else _sha256((d / "metrics.json").read_bytes())
+    upstream = {d.name: "".join(_sha256((d / f).read_bytes()) for f in ("metrics.json", "manifest.json")
+                                if (d / f).is_file())
                 for d in sorted(run_dir.iterdir()) if d.name < notebook.stem and (d / "metrics.json").is_file()}
     return {"notebook_sha256": _sha256(notebook.read_bytes()), "preset_sha256": preset_sha, "seed": seed,
             "package_sha256": package_sha256(), "upstream": upstream}

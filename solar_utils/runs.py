@@ -22,6 +22,7 @@ import transformers
 
 from solar_utils.checkpoints import write_json_atomic
 from solar_utils.config import Preset, load_preset
+from solar_utils.tables import what_we_measured  # noqa: F401  (each notebook's last cell)
 
 PACKAGES = ("solar-dus", "torch", "transformers", "tokenizers", "safetensors", "accelerate", "datasets",
             "peft", "trl", "bitsandbytes", "papermill", "numpy")
@@ -104,31 +105,6 @@ class Stage:
             "wall_time_s": round(time.time() - self.started, 2),
             "peak_rss_mb": peak_rss_mb(),
         }
-
-
-def headline_table(headline: dict[str, Any]) -> list[str]:
-    """A stage's ``headline`` numbers as the lines of a two-column Markdown table (empty without numbers)."""
-    if not headline:
-        return []
-    return ["| measure | value |", "|---|---|", *(f"| {markdown_cell(k)} | {markdown_cell(v)} |" for k, v in headline.items())]
-
-
-def what_we_measured(metrics: dict[str, Any]) -> str:
-    """What a notebook's last cell shows: its ``headline`` table, then each of its claims with its verdict."""
-    lines = headline_table(metrics.get("headline") or {})
-    verdicts = [f"- **{cid}**: {markdown_cell(r.get('ours'))} — *{r.get('verdict')}*"
-                for cid, r in (metrics.get("claims") or {}).items()]
-    if verdicts:
-        lines += ["", "Claims:", "", *verdicts]
-    return "\n".join(lines) or "This stage recorded no headline numbers."
-
-
-def markdown_cell(value: Any) -> str:
-    """A value as the text of one Markdown table cell (``—`` for none, floats to four significant digits)."""
-    if value is None:
-        return "—"
-    text = f"{value:.4g}" if isinstance(value, float) else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def start_stage(name: str, preset: str | Path, seed: int, output_dir: str | Path) -> Stage:

@@ -19,8 +19,7 @@ from typing import Any
 
 import torch
 
-from solar_utils.checkpoints import RECIPE_CONFIG_KEY
-from solar_utils.dus import LAYER_KEY
+from solar_utils.checkpoints import LAYER_KEY, RECIPE_CONFIG_KEY
 from solar_utils.merging.methods import MergeError, MethodSpec, check_weights
 from solar_utils.merging.recipes import MergeRecipe, Setting, Slice, Source, check_value, resolve_setting, torch_dtype
 
