@@ -119,28 +119,28 @@ def _rejudged(claim_id: str, record: dict) -> str:
     return claims.judge(claim_id, record["value"], expected=record.get("expected"), bound=record.get("bound"))["verdict"]
 
 
-# What the tiny run measures for seed 1234 (README, "Claims"): each claim's verdict, and for the claims judged by
-# paired differences the largest paired standard error the measurement may have (in the claim's units: points are
-# fractions here), so that an "unresolved" is unresolved with a small error, not for want of items.
+# What the tiny run measures for seed 1234 (README, "Claims"): the verdicts each claim may have, and for the claims
+# judged by paired differences the largest paired standard error the measurement may have (in the claim's units:
+# points are fractions here), so that an "unresolved" is unresolved with a small error, not for want of items.
 # Two claims sit within about two paired errors of their threshold, and another CPU's float kernels move them
 # across it with the same seed (measured 2026-12-03: dus-vs-control -0.010 ± 0.001 nats on one Xeon, -0.001 ± 0.001
 # on another; sdpo-vs-dpo unresolved on one, not reproduced on the other): for those, either verdict the rule gives.
 SEED_1234 = {
-    "dus-shape": ("reproduced", None),
-    "dus-cost": ("reproduced", 0.01),
-    "dus-recovery": ("reproduced", None),
-    "dus-beats-base": ("unresolved", 0.02),
+    "dus-shape": ({"reproduced"}, None),
+    "dus-cost": ({"reproduced"}, 0.01),
+    "dus-recovery": ({"reproduced"}, None),
+    "dus-beats-base": ({"unresolved"}, 0.02),
     "dus-vs-control": ({"not reproduced", "unresolved"}, 0.02),
-    "sft-format": ("unresolved", 0.1),
-    "sft-math": ("unresolved", 0.03),
-    "sft-merge": ("unresolved", 0.02),
-    "dpo-lift": ("reproduced", 0.04),
-    "dpo-math": ("unresolved", 0.02),
+    "sft-format": ({"unresolved"}, 0.1),
+    "sft-math": ({"unresolved"}, 0.03),
+    "sft-merge": ({"unresolved"}, 0.02),
+    "dpo-lift": ({"reproduced"}, 0.04),
+    "dpo-math": ({"unresolved"}, 0.02),
     "sdpo-vs-dpo": ({"unresolved", "not reproduced"}, 0.02),
-    "sdpo-reference": ("reproduced", 1.0),
-    "merge-beats": ("unresolved", 0.02),
-    "merge-method": ("unresolved", 0.03),
-    "decontam": ("reproduced", None),
+    "sdpo-reference": ({"reproduced"}, 1.0),
+    "merge-beats": ({"unresolved"}, 0.02),
+    "merge-method": ({"unresolved"}, 0.03),
+    "decontam": ({"reproduced"}, None),
 }
 
 
@@ -149,7 +149,7 @@ def test_each_claim_follows_its_rule_with_the_seeds_verdict(run_dir, claim_id):
     record = run_claims(run_dir)[claim_id]
     assert record["verdict"] == _rejudged(claim_id, record)
     verdicts, max_error = SEED_1234[claim_id]
-    assert record["verdict"] in ({verdicts} if isinstance(verdicts, str) else verdicts), record
+    assert record["verdict"] in verdicts, record
     if max_error is not None:
         errors = record["stderr"] if isinstance(record["stderr"], list) else [record["stderr"]]
         assert max(errors) <= max_error, record
@@ -232,8 +232,9 @@ def test_sdpo_hands_the_reference_over_and_aligns(run_dir):
                            "DPO v1 (without math pairs)"}
     # held-out preference accuracy: above chance for every aligned model, well above it with all the pairs (DPO v1,
     # without the math pairs, was above 0.6 on the CPU this test was written on and 0.58 on another, same seed)
-    assert all(models[name]["preference_accuracy"] > 0.5 for name in models if name != "SFT")
-    assert all(models[name]["preference_accuracy"] > 0.6 for name in models if name not in ("SFT", "DPO v1 (without math pairs)"))
+    aligned = {name: model["preference_accuracy"] for name, model in models.items() if name != "SFT"}
+    assert all(accuracy > 0.5 for accuracy in aligned.values()), aligned
+    assert all(accuracy > 0.6 for name, accuracy in aligned.items() if name != "DPO v1 (without math pairs)"), aligned
     assert (stage / "rewards.png").stat().st_size > 10_000
     assert AutoModelForCausalLM.from_pretrained(stage / "model").config.num_hidden_layers == 12
 
