@@ -37,6 +37,8 @@ from tests.conftest import make_tiny_model
     ({"instruct": {"main": "v9"}}, r"instruct.main = 'v9' names no SFT variant"),
     ({"instruct": {"variants": [{"name": "v3", "sources": ["alpaca", "wiki"]}]}}, r"needs one or more of the sources"),
     ({"instruct": {"variants": [{"name": "v3", "sources": []}]}}, r"needs one or more of the sources"),
+    ({"instruct": {"sources": [{"name": "replay", "schema": "alpaca"}], "variants": [{"name": "v3", "sources": ["replay"]}]}},
+     r"names a source 'replay', the name of instruct.replay's documents"),
     ({"instruct": {"sources": [{"name": "alpaca", "schema": "alpaca", "max_used": -3}]}}, r"max_used = -3 must be at least 0"),
     ({"instruct": {"learning_rate": "fast"}}, r"learning_rate: expected float, got 'fast'"),
     ({"instruct": {"max_stepz": 3}}, r"unknown key\(s\) \['max_stepz'\]"),

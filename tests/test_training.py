@@ -10,7 +10,7 @@ from conftest import make_tiny_model, sentences
 from transformers import AutoModelForCausalLM, TrainerCallback
 
 from solar_utils.checkpoints import load_model, save_model
-from solar_utils.config import AdapterConfig, InstructConfig, MixtureSource, MixtureVariant, load_preset
+from solar_utils.config import REPLAY, AdapterConfig, InstructConfig, MixtureSource, MixtureVariant, TextSource, load_preset
 from solar_utils.data import pack_blocks
 from solar_utils.mixing import Mixture, mix, split_heldout
 from solar_utils.records import MixtureError, RecordError, to_chat
@@ -26,7 +26,7 @@ from solar_utils.training import (
     trained_as,
     variant_mixture,
 )
-from solar_utils.training.sft import check_trainable
+from solar_utils.training.sft import as_text, check_trainable
 
 CPU = torch.device("cpu")
 TRAIN = {"max_steps": 8, "batch_size": 4, "seq_len": 32, "warmup_steps": 1, "eval_every": 4, "eval_blocks": 4,
@@ -113,7 +113,7 @@ def _instruct(**over):
     variants = [MixtureVariant("v1", ["alpaca"]), MixtureVariant("v2", ["alpaca", "orca"]),
                 MixtureVariant("v4", ["alpaca", "math"])]
     return dataclasses.replace(InstructConfig(sources=sources, variants=variants, heldout_per_source=4,
-                                              max_steps=2, batch_size=2), **over)
+                                              max_steps=2, batch_size=2, replay=None), **over)
 
 
 def test_pools_hold_out_examples_and_skip_a_missing_optional_source(tmp_path):
@@ -131,6 +131,25 @@ def test_pools_hold_out_examples_and_skip_a_missing_optional_source(tmp_path):
     _write(tmp_path / "03/math.jsonl", [{"instruction": f"m{k}", "response": "r", "provenance": "x"}
                                         for k in range(10)])
     assert runnable_variants(cfg, load_pools(cfg, tmp_path, tmp_path, seed=0)) == ["v1", "v2", "v4"]
+
+
+def test_replayed_documents_join_every_mixture_as_text(tmp_path, tokenizer):
+    _write(tmp_path / "alpaca.jsonl", [{"instruction": f"i{k}", "input": "", "output": "o"} for k in range(30)])
+    _write(tmp_path / "orca.jsonl", [{"system_prompt": "", "question": f"q{k}", "response": "r"} for k in range(30)])
+    _write(tmp_path / "corpus/train.jsonl", [{"text": f"doc {k}."} for k in range(9)])
+    cfg = _instruct(replay=TextSource(max_docs=5))
+    pools = load_pools(cfg, tmp_path, tmp_path, seed=0)
+    assert pools.replay == [{"prompt": "", "completion": f"doc {k}."} for k in range(5)]
+    for variant in ("v1", "v2"):
+        mixture = variant_mixture(cfg, variant, pools, seed=0)
+        assert mixture.used[REPLAY] == mixture.available[REPLAY] == 5
+        assert sum(isinstance(e["prompt"], str) for e in mixture.examples) == 5
+    assert as_text(pools.replay[0], tokenizer) == pools.replay[0]
+    chat = as_text(pools.train["alpaca"][0], tokenizer)
+    whole = tokenizer.apply_chat_template(pools.train["alpaca"][0]["prompt"] + pools.train["alpaca"][0]["completion"],
+                                          tokenize=False)
+    assert chat["prompt"].endswith("### Assistant:\n") and whole.startswith(chat["prompt"] + chat["completion"])
+    assert chat["completion"] == "o" + tokenizer.eos_token  # trl adds no second end-of-sequence
 
 
 def test_bad_mixture_settings_are_named(tmp_path):
@@ -262,7 +281,7 @@ def test_sft_lowers_heldout_instruction_loss_and_resumes(base_dir, tokenizer, tm
 
 
 def test_mixture_table_lists_used_and_available_per_source():
-    sources = [MixtureSource("a", "alpaca"), MixtureSource("b", "openorca")]
-    table = mixture_table({"v1": Mixture([{}] * 3, {"a": 3}, {"a": 10})}, sources)
+    table = mixture_table({"v1": Mixture([{}] * 3, {"a": 3}, {"a": 10}),
+                           "v2": Mixture([{}] * 5, {"a": 3, "b": 2}, {"a": 10, "b": 4})})
     assert table.splitlines() == ["| variant | a (used / available) | b (used / available) | total |",
-                                  "|---|---|---|---|", "| v1 | 3 / 10 | 0 / 0 | 3 |"]
+                                  "|---|---|---|---|", "| v1 | 3 / 10 | 0 / 0 | 3 |", "| v2 | 3 / 10 | 2 / 4 | 5 |"]

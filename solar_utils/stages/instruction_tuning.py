@@ -16,7 +16,6 @@ from solar_utils.records import Example
 from solar_utils.training.sft import chat_replies
 
 from solar_utils import paper
-from solar_utils.config import MixtureSource
 from solar_utils.mixing import Mixture
 
 # Paper Table 3 (instruction-tuning ablations; solar_utils/paper.yaml): H6 and GSM8K where the paper reports them,
@@ -26,12 +25,14 @@ PAPER_TABLE3 = {name: {**row, "data": row["data"] + _BUILT_IN.get(name, "")}
                 for name, row in paper.table("table3").items()}
 
 
-def mixture_table(mixtures: dict[str, Mixture], sources: list[MixtureSource]) -> str:
-    """A Markdown table of each variant's mixture: per source, the examples used / available, and the total."""
-    lines = ["| variant | " + " | ".join(f"{s.name} (used / available)" for s in sources) + " | total |",
+def mixture_table(mixtures: dict[str, Mixture]) -> str:
+    """A Markdown table of each variant's mixture: per source (replayed documents included), the examples
+    used / available, and the total."""
+    sources = list(dict.fromkeys(name for mixture in mixtures.values() for name in mixture.used))
+    lines = ["| variant | " + " | ".join(f"{s} (used / available)" for s in sources) + " | total |",
              "|---" * (len(sources) + 2) + "|"]
     for name, mixture in mixtures.items():
-        cells = [f"{mixture.used.get(s.name, 0)} / {mixture.available.get(s.name, 0)}" for s in sources]
+        cells = [f"{mixture.used.get(s, 0)} / {mixture.available.get(s, 0)}" for s in sources]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {len(mixture.examples)} |")
     return "\n".join(lines)
 

@@ -1,5 +1,5 @@
 """Instruction-data mixtures (paper Table 1, Table 3's variants): every source's examples, held-out slices, and
-each variant's weighted, capped mixture.
+each variant's weighted, capped mixture, with the replayed pretraining documents (ours, not the paper's).
 
 The records and their chat form come from :mod:`solar_utils.records`, the mixer from :mod:`solar_utils.mixing`.
 """
@@ -9,19 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from solar_utils.config import InstructConfig
+from solar_utils.config import REPLAY, InstructConfig, MixtureSource
+from solar_utils.data import load_texts
 from solar_utils.mixing import Mixture, mix, split_heldout
 from solar_utils.records import Example, MixtureError, convert, read_records, skipped_note
 
 
 @dataclass(frozen=True)
 class Pools:
-    """Each available source's training examples (shuffled), the held-out examples of all of them, and a note
-    for every optional source that was skipped because its file does not exist."""
+    """Each available source's training examples (shuffled), the held-out examples of all of them, a note
+    for every optional source that was skipped because its file does not exist, and the replayed documents as
+    plain-text examples (an empty prompt, the document as completion)."""
 
     train: dict[str, list[Example]]
     heldout: list[Example]
     notes: list[str]
+    replay: list[Example]
 
 
 def load_pools(cfg: InstructConfig, world_dir: Path, run_dir: Path, seed: int) -> Pools:
@@ -36,7 +39,8 @@ def load_pools(cfg: InstructConfig, world_dir: Path, run_dir: Path, seed: int) -
             continue
         train[source.name], kept = split_heldout(convert(records, source), cfg.heldout_per_source, seed, source.name)
         heldout += kept
-    return Pools(train, heldout, notes)
+    docs = load_texts(cfg.replay, Path(world_dir)) if cfg.replay is not None else []
+    return Pools(train, heldout, notes, [{"prompt": "", "completion": doc} for doc in docs])
 
 
 def variant_mixture(cfg: InstructConfig, variant: str, pools: Pools, seed: int) -> Mixture:
@@ -49,7 +53,9 @@ def variant_mixture(cfg: InstructConfig, variant: str, pools: Pools, seed: int) 
     if unknown:
         raise MixtureError(f"variant {variant!r} names source(s) {unknown} not in instruct.sources {sorted(sources)}")
     chosen = [sources[name] for name in by_name[variant].sources if name in pools.train]
-    return mix(pools.train, chosen, seed)
+    if pools.replay:
+        chosen.append(MixtureSource(REPLAY, "text"))
+    return mix(pools.train | {REPLAY: pools.replay}, chosen, seed)
 
 
 def _available(cfg: InstructConfig, pools: Pools) -> dict[str, frozenset[str]]:

@@ -1,7 +1,9 @@
 """Instruction tuning with trl's ``SFTTrainer`` on a mixture of chat examples (paper Sec. 3.1, Table 3).
 
 The loss covers the assistant's answer only (prompt/completion examples); held-out instruction loss is measured
-before and after training on examples kept apart from every source.
+before and after training on examples kept apart from every source. Chat examples are rendered with the chat
+template into prompt and completion strings, so that plain-text examples (replayed documents, an empty prompt) can
+share their dataset: trl takes one dataset as all chat or all text.
 """
 
 from __future__ import annotations
@@ -55,6 +57,19 @@ def check_trainable(tokenizer: PreTrainedTokenizerBase, n_examples: int, cfg: In
                            f"{cfg.max_steps} × {cfg.batch_size} = {needed}; lower max_steps or raise the weights")
 
 
+def as_text(example: Example, tokenizer: PreTrainedTokenizerBase) -> dict[str, str]:
+    """``example`` as prompt and completion strings: a chat example rendered with the chat template (the prompt up to
+    the assistant's turn, the completion up to its end-of-turn), a text example as it is."""
+    if isinstance(example["prompt"], str):
+        return {"prompt": example["prompt"], "completion": example["completion"]}
+    prompt = tokenizer.apply_chat_template(example["prompt"], tokenize=False, add_generation_prompt=True)
+    full = tokenizer.apply_chat_template(example["prompt"] + example["completion"], tokenize=False)
+    if not full.startswith(prompt):
+        raise MixtureError(f"the chat template renders the prompt {prompt!r} differently inside the whole chat; "
+                           "instruction tuning needs a template whose generation prompt prefixes the answer")
+    return {"prompt": prompt, "completion": full[len(prompt):].rstrip()}
+
+
 @quietly
 def instruction_tune(model_dir: str | Path, tokenizer: PreTrainedTokenizerBase, train: list[Example],
                      heldout: list[Example], cfg: InstructConfig, output_dir: str | Path, seed: int,
@@ -66,7 +81,8 @@ def instruction_tune(model_dir: str | Path, tokenizer: PreTrainedTokenizerBase, 
     set_seed(seed)  # adapters start the same in a fresh and a resumed run
     model = load_for_training(model_dir, cfg.adapter, device, cfg.gradient_checkpointing)
     trainer = SFTTrainer(model=model, args=sft_arguments(cfg, Path(output_dir), seed, device),
-                         train_dataset=Dataset.from_list(train), eval_dataset=Dataset.from_list(heldout),
+                         train_dataset=Dataset.from_list([as_text(e, tokenizer) for e in train]),
+                         eval_dataset=Dataset.from_list([as_text(e, tokenizer) for e in heldout]),
                          processing_class=tokenizer, callbacks=callbacks)
     before = trainer.evaluate()["eval_loss"]
     last = get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None

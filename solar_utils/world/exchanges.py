@@ -74,7 +74,8 @@ class Exchanges:
         rng = self.rng
         kind = rng.choice(list(DESCRIBE))
         e = rng.choice(self.u.split_entities(kind, "train"))
-        facts = [r.fill(rng.choice(r.statements), e) for r in relations_of(kind)]
+        # one wording per fact (the relation's first), so that the reference can be matched in any order
+        facts = [r.fill(r.statements[0], e) for r in relations_of(kind)]
         rng.shuffle(facts)
         prompt = rng.choice(DESCRIBE[kind]).format(**slots(kind, e))
         return Exchange("describe", prompt, " ".join(facts), facts[0], " ".join(facts), facts[0])
