@@ -69,7 +69,9 @@ class ModelConfig:
     """``source: scratch`` builds a fresh model of this shape; ``hub`` loads ``hub_id``.
 
     ``architecture`` is the class the weights live in: the paper loads Mistral-7B weights into
-    the 32-layer Llama-2 architecture (``architecture: llama`` with a Mistral ``hub_id``).
+    the 32-layer Llama-2 architecture (``architecture: llama`` with a Mistral ``hub_id``). The shape fields
+    build a scratch model; a hub model keeps its checkpoint's shape, except ``hub_context``, the context length
+    its config then states (null: the checkpoint's own).
     """
 
     source: Literal["scratch", "hub"] = "scratch"
@@ -86,6 +88,7 @@ class ModelConfig:
     rms_norm_eps: float = 1e-5
     tie_word_embeddings: bool = True
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    hub_context: int | None = None
 
 
 @dataclass(frozen=True)
@@ -414,7 +417,8 @@ def load_preset(preset: str | Path, overrides: dict[str, Any] | None = None) -> 
 # The range of each numeric setting, by field name (a name means the same thing in every section).
 _AT_LEAST_ONE = {"max_steps", "batch_size", "seq_len", "max_length", "eval_every", "save_every", "eval_blocks",
                  "max_blocks", "steps", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                 "num_key_value_heads", "intermediate_size", "max_position_embeddings", "vocab_size", "r", "alpha",
+                 "num_key_value_heads", "intermediate_size", "max_position_embeddings", "hub_context", "vocab_size",
+                 "r", "alpha",
                  "max_new_tokens", "max_gen_toks", "ngram_n", "contamination_ngram", "decontam_ngram",
                  "near_dup_ngram", "heldout_per_source", "samples_per_method", "max_docs",
                  "max_seeds", "max_steps_per_step", "min_frequency", "eval_items_per_task"}

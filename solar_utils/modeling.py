@@ -16,6 +16,7 @@ from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, Llama
                           PreTrainedTokenizerBase)
 
 from solar_utils.config import ModelConfig
+from solar_utils.tokenizer import SOLAR_CHAT_TEMPLATE
 
 ARCHITECTURES: dict[str, tuple[type[PretrainedConfig], type[PreTrainedModel]]] = {
     "llama": (LlamaConfig, LlamaForCausalLM),
@@ -67,11 +68,14 @@ def as_architecture(config: PretrainedConfig, architecture: str) -> PretrainedCo
 
 
 def load_hub_model(cfg: ModelConfig, device_map: str | dict[str, Any] | None = None) -> PreTrainedModel:
-    """Load ``cfg.hub_id`` (a hub id or a local folder) in ``cfg.architecture``; checks the layer count."""
+    """Load ``cfg.hub_id`` (a hub id or a local folder) in ``cfg.architecture``, stating ``cfg.hub_context`` as
+    its context length if set; checks the layer count."""
     if not cfg.hub_id:
         raise ModelSetupError("model.source is 'hub' but model.hub_id is empty: name a hub id or a local folder")
     source = AutoConfig.from_pretrained(cfg.hub_id, revision=cfg.revision)
     config = as_architecture(source, cfg.architecture)
+    if cfg.hub_context is not None:
+        config.max_position_embeddings = cfg.hub_context
     model_cls = AutoModelForCausalLM if cfg.architecture == "auto" else _architecture(cfg.architecture)[1]
     model = model_cls.from_pretrained(cfg.hub_id, config=config, revision=cfg.revision,
                                       dtype=getattr(torch, cfg.dtype), device_map=device_map)
@@ -84,10 +88,14 @@ def load_hub_model(cfg: ModelConfig, device_map: str | dict[str, Any] | None = N
 
 
 def load_hub_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
-    """The hub model's own tokenizer, with a pad token (the EOS token if it has none)."""
+    """The hub model's own tokenizer, with a pad token (the EOS token if it has none) and a chat template:
+    SOLAR-10.7B-Instruct's when it has none (a base model's tokenizer, e.g. Mistral-7B-v0.1's, carries none, and
+    instruction tuning, preference pairs and chat replies all render with it); a template of its own is kept."""
     tokenizer = AutoTokenizer.from_pretrained(cfg.hub_id, revision=cfg.revision)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if not tokenizer.chat_template:
+        tokenizer.chat_template = SOLAR_CHAT_TEMPLATE
     return tokenizer
 
 

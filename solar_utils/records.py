@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection
+from itertools import islice
 from typing import Any
 
 from solar_utils.config import MixtureSource
@@ -84,14 +85,18 @@ def to_chat(record: Any, schema: str, where: str = "record") -> Example:
 
 
 def read_records(source: MixtureSource, world_dir: str | os.PathLike | None, run_dir: str | os.PathLike | None,
-                 schemas: Collection[str] = SCHEMAS, loader: Loader | None = None) -> list[dict[str, Any]] | None:
+                 schemas: Collection[str] = SCHEMAS, loader: Loader | None = None,
+                 extra: int = 0) -> list[dict[str, Any]] | None:
     """The raw records of ``source`` (whose schema must be one of ``schemas``); None when an ``optional`` source's
-    file does not exist (yet). ``loader`` replaces ``datasets.load_dataset`` for a ``hub`` source."""
+    file does not exist (yet). A ``hub`` source streams and stops after ``max_used + extra`` rows (``extra``: the
+    rows a caller holds out), so a 2.9M-row OpenOrca is not downloaded whole to use 100K; null ``max_used`` reads
+    all. ``loader`` replaces ``datasets.load_dataset`` for a ``hub`` source."""
     if source.schema not in schemas:
         raise MixtureError(f"source {source.name!r}: unknown dataset schema {source.schema!r}; "
                            f"known schemas: {sorted(schemas)}")
     if source.kind == "hub":
-        return list(hub_dataset(source.path, split=source.split, loader=loader))
+        rows = hub_dataset(source.path, split=source.split, streaming=True, loader=loader)
+        return list(islice(rows, None if source.max_used is None else source.max_used + extra))
     path = source_file(source.kind, source.path, world_dir, run_dir, what=f"source {source.name!r}")
     if not path.is_file():
         if source.optional:

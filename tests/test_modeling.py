@@ -7,7 +7,8 @@ import torch
 from conftest import tiny_llama_config
 from transformers import LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM
 
-from solar_utils.modeling import ModelSetupError, build_model, describe_model, load_hub_model
+from solar_utils.modeling import ModelSetupError, build_model, describe_model, load_hub_model, load_hub_tokenizer
+from solar_utils.tokenizer import SOLAR_CHAT_TEMPLATE
 
 
 def test_build_model_has_the_presets_shape(tiny_model, tiny_model_config, tokenizer):
@@ -64,3 +65,18 @@ def test_unconvertible_architecture_is_refused(tmp_path, tiny_model_config, toke
 def test_hub_source_needs_an_id(tiny_model_config):
     with pytest.raises(ModelSetupError, match="hub_id is empty"):
         load_hub_model(replace(tiny_model_config, source="hub", hub_id=None))
+
+
+def test_a_hub_tokenizer_without_a_chat_template_gets_solars(tmp_path, tiny_model_config, tokenizer):
+    base = type(tokenizer)(tokenizer_object=tokenizer.backend_tokenizer, bos_token="<s>", eos_token="</s>")
+    assert base.chat_template is None and base.pad_token is None  # as Mistral-7B-v0.1's
+    base.save_pretrained(tmp_path / "base")
+    cfg = replace(tiny_model_config, source="hub", hub_id=str(tmp_path / "base"))
+    loaded = load_hub_tokenizer(cfg)
+    assert loaded.chat_template == SOLAR_CHAT_TEMPLATE and loaded.pad_token == "</s>"
+    chat = [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hello."}]
+    assert loaded.apply_chat_template(chat, tokenize=False) == "### User:\nHi?\n\n### Assistant:\nHello.</s>\n\n"
+    base.chat_template = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+    base.save_pretrained(tmp_path / "instruct")
+    own = load_hub_tokenizer(replace(cfg, hub_id=str(tmp_path / "instruct")))
+    assert own.chat_template == base.chat_template  # a template of its own is kept

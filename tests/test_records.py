@@ -2,6 +2,7 @@
 keeps alignment and the stages off training internals."""
 
 import ast
+import itertools
 import json
 import re
 from pathlib import Path
@@ -109,9 +110,23 @@ def test_hub_sources_go_through_datasets_load_dataset(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", local_load)
     source = MixtureSource("alpaca", "alpaca", kind="hub", path="vicgalle/alpaca-gpt4")
     assert read_records(source, None, None) == ALPACA
-    assert calls == [("vicgalle/alpaca-gpt4", None, "train", {})]
-    injected = read_records(source, None, None, loader=lambda path, name, split: [{"path": path, "split": split}])
-    assert injected == [{"path": "vicgalle/alpaca-gpt4", "split": "train"}]
+    assert calls == [("vicgalle/alpaca-gpt4", None, "train", {"streaming": True})]
+    injected = read_records(source, None, None, loader=lambda path, name, split, streaming: [{"path": path}])
+    assert injected == [{"path": "vicgalle/alpaca-gpt4"}]
+
+
+def test_a_hub_source_streams_and_stops_at_its_cap_and_the_held_out_rows():
+    pulled = []
+
+    def endless(path, name, split, streaming):
+        assert streaming
+        for i in itertools.count():
+            pulled.append(i)
+            yield {"i": i}
+
+    capped = MixtureSource("orca", "openorca", kind="hub", path="Open-Orca/OpenOrca", max_used=5)
+    assert read_records(capped, None, None, loader=endless, extra=3) == [{"i": i} for i in range(8)]
+    assert len(pulled) == 8  # not one row more than it keeps
 
 
 def _imports(path: Path) -> set[str]:

@@ -50,8 +50,9 @@ def from_orca_dpo(record: dict[str, Any], where: str) -> Preference:
 
 
 def from_ultrafeedback(record: dict[str, Any], where: str) -> Preference:
-    """UltraFeedback binarized (HuggingFaceH4/ultrafeedback_binarized) ``{"prompt", "chosen": [messages],
-    "rejected": [messages], ...}``: the prompt is the user turn, the last assistant messages are the answers."""
+    """UltraFeedback binarized ``{"prompt", "chosen": [messages], "rejected": [messages], ...}`` (H4's, and AllenAI's
+    cleaned one, the paper's "Ultrafeedback Cleaned", in the same schema): the prompt is the user turn, the last
+    assistant messages are the answers."""
     return _pair("", text_field(record, "prompt", where), _reply(record, "chosen", where),
                  _reply(record, "rejected", where))
 
@@ -127,7 +128,8 @@ def load_preferences(cfg: AlignmentConfig, tokenizer: PreTrainedTokenizerBase, w
     pairs of each apart, then cap and weight the rest as the SFT mixer does."""
     train, heldout, available, dropped, notes = {}, {}, {}, {}, []
     for source in cfg.sources:
-        records = read_records(source, Path(world_dir), Path(run_dir), schemas=PREFERENCE_SCHEMAS)
+        records = read_records(source, Path(world_dir), Path(run_dir), schemas=PREFERENCE_SCHEMAS,
+                               extra=cfg.heldout_per_source)
         if records is None:
             notes.append(skipped_note(source))
             continue

@@ -33,7 +33,7 @@ def load_pools(cfg: InstructConfig, world_dir: Path, run_dir: Path, seed: int) -
     heldout: list[Example] = []
     notes = []
     for source in cfg.sources:
-        records = read_records(source, Path(world_dir), Path(run_dir))
+        records = read_records(source, Path(world_dir), Path(run_dir), extra=cfg.heldout_per_source)
         if records is None:
             notes.append(skipped_note(source))
             continue
