@@ -535,6 +535,14 @@ def load_model(src: str | os.PathLike, **kwargs: Any) -> Any:
     return AutoModelForCausalLM.from_pretrained(src, trust_remote_code=False, **kwargs)
 
 
+def load_for_scoring(src: str | os.PathLike) -> Any:
+    """:func:`load_model` for a model that is only scored (evaluation, log-ratios): onto this process's GPU when
+    there is one, in the checkpoint's own dtype (its weights hash as the folder does), else onto the CPU."""
+    if torch.cuda.is_available():
+        return load_model(src, dtype="auto", device_map={"": torch.cuda.current_device()})
+    return load_model(src)
+
+
 def _tensor_digest(name: str, tensor: torch.Tensor) -> str:
     if tensor.device.type == "meta":
         raise ValueError(f"tensor {name!r} is on the meta device; there is nothing to hash.")

@@ -15,6 +15,7 @@ from safetensors.torch import save_file
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
+from solar_utils import checkpoints
 from solar_utils.checkpoints import (
     INDEX_NAME,
     WEIGHTS_NAME,
@@ -269,3 +270,15 @@ def test_weights_sha256_tied_sharded_and_sensitive(tmp_path):
     with torch.no_grad():
         model.model.norm.weight[0] += 1
     assert weights_sha256(model) != weights_sha256(dst)
+
+
+def test_a_model_to_score_goes_to_the_gpu_when_there_is_one(tmp_path, monkeypatch):
+    save_model(tiny_model(), tmp_path / "m")
+    on_cpu = checkpoints.load_for_scoring(tmp_path / "m")
+    assert on_cpu.device.type == "cpu" and weights_sha256(on_cpu) == weights_sha256(tmp_path / "m")
+    calls = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    monkeypatch.setattr(checkpoints, "load_model", lambda src, **kwargs: calls.append((src, kwargs)))
+    checkpoints.load_for_scoring(tmp_path / "m")
+    assert calls == [(tmp_path / "m", {"dtype": "auto", "device_map": {"": 1}})]  # this process's GPU, own dtype

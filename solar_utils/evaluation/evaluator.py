@@ -22,7 +22,7 @@ from solar_utils.evaluation import cache as score_cache
 from solar_utils.evaluation import metrics
 from solar_utils.evaluation.scoring import MAX_GEN_TOKS, Scorer
 from solar_utils.evaluation.sources import SourceLike, resolve_source, write_jsonl
-from solar_utils.checkpoints import load_model, write_text_atomic
+from solar_utils.checkpoints import load_for_scoring, write_text_atomic
 from solar_utils.config import EvalConfig
 from solar_utils.evaluation.tasks import GSM8K_UNTIL, TASKS, Prompt, Task, get_task, prepare
 from solar_utils.quiet import quietly
@@ -123,8 +123,8 @@ def score_models(models: Mapping[str, PreTrainedModel | str | os.PathLike], toke
     (source, shots, batch size, generation budget), ``limit`` items per task (default ``settings.limit``; 0 skips
     the evaluation and returns ``{}``).
 
-    A model given as a checkpoint folder is loaded with its own tokenizer and freed after scoring; with
-    ``output_dir`` each model's samples and ``results.json`` go to ``<output_dir>/<name>/``.
+    A model given as a checkpoint folder is loaded with its own tokenizer (onto the GPU when there is one) and freed
+    after scoring; with ``output_dir`` each model's samples and ``results.json`` go to ``<output_dir>/<name>/``.
 
     With ``cache_dir`` (a run's ``scores/`` folder) each task's result is looked up first by the model's weights
     and the task's settings (:mod:`solar_utils.evaluation.cache`): only the missing tasks are scored (one
@@ -157,7 +157,7 @@ def score_models(models: Mapping[str, PreTrainedModel | str | os.PathLike], toke
         missing = [n for n in names if n not in cached]
         fresh = None
         if missing or not cached:  # (no tasks at all: evaluate's empty result, as without a cache)
-            loaded = model if in_memory else load_model(model)
+            loaded = model if in_memory else load_for_scoring(model)
             fresh = evaluate(loaded, model_tokenizer, missing, source=source, num_fewshot=num_fewshot,
                              batch_size=settings.batch_size, limit=limit, seed=seed,
                              max_gen_toks=settings.max_gen_toks, progress=False)

@@ -18,7 +18,7 @@ from solar_utils import claims, paper
 from solar_utils.alignment.preferences import Preference
 from solar_utils.alignment.rewards import pair_logps
 from solar_utils.alignment.sdpo import SDPORun
-from solar_utils.checkpoints import load_model, weights_sha256
+from solar_utils.checkpoints import load_for_scoring, weights_sha256
 from solar_utils.config import MixtureSource
 from solar_utils.evaluation import EvalResult, paired_difference
 from solar_utils.evaluation.paired import from_gaps, mean_contrast
@@ -129,7 +129,7 @@ def reference_claim(run: SDPORun, sft_dir: str, chunks: list[list[Preference]], 
     handover = all(s.reference_sha256 == h for s, h in zip(run.steps, previous, strict=True))
 
     def ratios(folder: str, pairs: list[Preference]):
-        logps = pair_logps(load_model(folder), tokenizer, pairs, max_length, batch_size)[0]
+        logps = pair_logps(load_for_scoring(folder), tokenizer, pairs, max_length, batch_size)[0]
         return logps[:, 0] - logps[:, 1]
 
     gaps = [from_gaps(ratios(step.reference_dir, chunk) - ratios(sft_dir, chunk))
