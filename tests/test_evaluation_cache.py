@@ -75,7 +75,7 @@ def _forbid_scoring(monkeypatch: pytest.MonkeyPatch, *, generate: bool = True) -
     monkeypatch.setattr(Scorer, "loglikelihoods", refuse)
     if generate:
         monkeypatch.setattr(Scorer, "generate", refuse)
-    monkeypatch.setattr(evaluator, "load_model", refuse)
+    monkeypatch.setattr(evaluator, "load_for_scoring", refuse)
 
 
 def _spy_misses(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,7 +121,7 @@ def test_a_checkpoint_folder_and_the_model_in_memory_share_entries(
     _, tokenizer, model = toy
     cache_dir, fresh = warm
     checkpoint = save_model(model, tmp_path / "ckpt", tokenizer=tokenizer)
-    _forbid_scoring(monkeypatch)  # includes load_model: the folder is never loaded
+    _forbid_scoring(monkeypatch)  # includes load_for_scoring: the folder is never loaded
     from_disk = _score(checkpoint, None, world, _copy(cache_dir, tmp_path))
     _same(from_disk, fresh)
     assert from_disk.settings == {**fresh.settings, "model": str(checkpoint), "cached": TASKS3}

@@ -1,5 +1,6 @@
 """Building the tiny base model, and loading hub-style checkpoints in another architecture."""
 
+import copy
 from dataclasses import replace
 
 import pytest
@@ -68,7 +69,9 @@ def test_hub_source_needs_an_id(tiny_model_config):
 
 
 def test_a_hub_tokenizer_without_a_chat_template_gets_solars(tmp_path, tiny_model_config, tokenizer):
-    base = type(tokenizer)(tokenizer_object=tokenizer.backend_tokenizer, bos_token="<s>", eos_token="</s>")
+    backend = copy.deepcopy(tokenizer.backend_tokenizer)
+    backend.no_padding()  # (another test may have turned padding on in the shared fixture's backend)
+    base = type(tokenizer)(tokenizer_object=backend, bos_token="<s>", eos_token="</s>")
     assert base.chat_template is None and base.pad_token is None  # as Mistral-7B-v0.1's
     base.save_pretrained(tmp_path / "base")
     cfg = replace(tiny_model_config, source="hub", hub_id=str(tmp_path / "base"))
