@@ -10,7 +10,8 @@ from conftest import make_tiny_model, sentences
 from transformers import AutoModelForCausalLM, TrainerCallback
 
 from solar_utils.checkpoints import load_model, save_model
-from solar_utils.config import REPLAY, AdapterConfig, InstructConfig, MixtureSource, MixtureVariant, TextSource, load_preset
+from solar_utils.config import (REPLAY, AdapterConfig, InstructConfig, MixtureSource, MixtureVariant, TextSource,
+                                load_preset)
 from solar_utils.data import pack_blocks
 from solar_utils.mixing import Mixture, mix, split_heldout
 from solar_utils.records import MixtureError, RecordError, to_chat
@@ -285,3 +286,13 @@ def test_mixture_table_lists_used_and_available_per_source():
                            "v2": Mixture([{}] * 5, {"a": 3, "b": 2}, {"a": 10, "b": 4})})
     assert table.splitlines() == ["| variant | a (used / available) | b (used / available) | total |",
                                   "|---|---|---|---|", "| v1 | 3 / 10 | 0 / 0 | 3 |", "| v2 | 3 / 10 | 2 / 4 | 5 |"]
+
+
+def test_qlora_stores_4bit_weights_in_the_compute_dtype_only_under_fsdp(monkeypatch):
+    from solar_utils.training.adapters import quantization_config
+
+    cpu = torch.device("cpu")
+    monkeypatch.delenv("ACCELERATE_USE_FSDP", raising=False)
+    assert quantization_config(AdapterConfig(method="qlora"), cpu).bnb_4bit_quant_storage == torch.uint8
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")  # what accelerate launch sets with fsdp.yaml
+    assert quantization_config(AdapterConfig(method="qlora"), cpu).bnb_4bit_quant_storage == torch.float32

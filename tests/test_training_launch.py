@@ -46,3 +46,67 @@ def test_continued_pretraining_under_accelerate_launch_with_two_cpu_processes(tm
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert summary["processes"] == 2 and summary["steps"] == 4 and summary["curve"][-1][1] < summary["curve"][0][1]
     assert AutoModelForCausalLM.from_pretrained(tmp_path / "out" / "model").config.num_hidden_layers == 2
+
+
+def _launch(module: str, *args: str, cwd: Path) -> dict:
+    """``torchrun`` with two CPU processes on ``python -m module args``; the main process's JSON summary."""
+    out = subprocess.run([str(Path(sys.executable).parent / "torchrun"), "--nproc_per_node", "2", "--no-python",
+                          sys.executable, "-m", module, *args], cwd=cwd, check=False, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _preset(tmp_path: Path, section: str, values: dict) -> Path:
+    preset = yaml.safe_load((ACCELERATE.parent / "tiny.yaml").read_text()) | {section: values}
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(preset))
+    return tmp_path / "p.yaml"
+
+
+def test_sft_under_two_processes_trains_the_variant_and_saves_one_model(tmp_path, tokenizer, tiny_model_factory):
+    model_dir = save_model(tiny_model_factory(2, tokenizer=tokenizer, seed=0), tmp_path / "start", tokenizer=tokenizer)
+    world = tmp_path / "world"
+    texts = sentences(90, 3)
+    _jsonl(world / "instructions" / "alpaca.jsonl",
+           [{"instruction": f"Say sentence {i}.", "input": "", "output": t} for i, t in enumerate(texts[:45])])
+    _jsonl(world / "instructions" / "openorca.jsonl",
+           [{"system_prompt": "", "question": f"Repeat {i}.", "response": t} for i, t in enumerate(texts[45:])])
+    _jsonl(world / "corpus" / "train.jsonl", [{"text": t} for t in sentences(40, 4)])
+    preset = _preset(tmp_path, "instruct", {"max_steps": 4, "batch_size": 2, "heldout_per_source": 4,
+                                            "eval_every": 2, "save_every": 2, "replay": {"max_docs": 20}})
+    summary = _launch("solar_utils.training.sft", "--preset", str(preset), "--model-dir", str(model_dir),
+                      "--world-dir", str(world), "--run-dir", str(tmp_path / "run"), "--output-dir",
+                      str(tmp_path / "out"), cwd=tmp_path)
+    # notebook 03's math data is missing, so the main variant v3 trains as v2
+    assert summary["processes"] == 2 and summary["variant"] == "v2" and summary["steps"] == 4
+    assert summary["used"] == {"alpaca": 41, "openorca": 41, "replay": 20}
+    assert summary["heldout_loss"][1] < summary["heldout_loss"][0]
+    assert AutoModelForCausalLM.from_pretrained(tmp_path / "out" / "model").config.num_hidden_layers == 2
+
+
+def test_sdpo_under_two_processes_hands_the_reference_over(tmp_path, tokenizer, tiny_model_factory):
+    sft_dir = save_model(tiny_model_factory(2, tokenizer=tokenizer, seed=0), tmp_path / "sft", tokenizer=tokenizer)
+    world = tmp_path / "world"
+    good, bad = sentences(40, 5), sentences(40, 6)
+    _jsonl(world / "preferences" / "orca_dpo.jsonl",
+           [{"system": "", "question": f"Tell me {i}.", "chosen": good[i], "rejected": bad[i]} for i in range(20)])
+    _jsonl(world / "preferences" / "ultrafeedback.jsonl",
+           [{"prompt": f"Say {i}.", "chosen": [{"role": "user", "content": f"Say {i}."},
+                                                {"role": "assistant", "content": good[i]}],
+             "rejected": [{"role": "user", "content": f"Say {i}."}, {"role": "assistant", "content": bad[i]}]}
+            for i in range(20, 40)])
+    preset = _preset(tmp_path, "align", {"max_steps_per_step": 2, "batch_size": 2, "heldout_per_source": 4,
+                                         "max_length": 64, "eval_every": 2, "save_every": 2})
+    args = ["--preset", str(preset), "--sft-dir", str(sft_dir), "--world-dir", str(world), "--run-dir",
+            str(tmp_path / "run")]
+    sdpo = _launch("solar_utils.alignment.sdpo", *args, "--output-dir", str(tmp_path / "sdpo"), cwd=tmp_path)
+    assert sdpo["processes"] == 2 and sdpo["pairs"] == [16, 16] and sdpo["steps"] == [2, 2]
+    assert sdpo["references"][0] != sdpo["references"][1]  # step 2 trains against step 1's model
+    assert sdpo["model"].endswith("step_2/model") and (tmp_path / "sdpo" / "step_2" / "model").is_dir()
+    dpo = _launch("solar_utils.alignment.sdpo", *args, "--one-shot", "--output-dir", str(tmp_path / "dpo"), cwd=tmp_path)
+    assert dpo["steps"] == 4 and AutoModelForCausalLM.from_pretrained(tmp_path / "dpo" / "model")

@@ -122,13 +122,13 @@ class PreferenceData:
     notes: list[str]
 
 
-def load_preferences(cfg: AlignmentConfig, tokenizer: PreTrainedTokenizerBase, world_dir: str | Path,
-                     run_dir: str | Path, seed: int) -> PreferenceData:
+def load_preferences(cfg: AlignmentConfig, tokenizer: PreTrainedTokenizerBase, world_dir: str | Path | None,
+                     run_dir: str | Path | None, seed: int) -> PreferenceData:
     """Read and convert every source of ``cfg``, drop unusable pairs (counted), hold ``cfg.heldout_per_source``
     pairs of each apart, then cap and weight the rest as the SFT mixer does."""
     train, heldout, available, dropped, notes = {}, {}, {}, {}, []
     for source in cfg.sources:
-        records = read_records(source, Path(world_dir), Path(run_dir), schemas=PREFERENCE_SCHEMAS,
+        records = read_records(source, world_dir, run_dir, schemas=PREFERENCE_SCHEMAS,
                                extra=cfg.heldout_per_source)
         if records is None:
             notes.append(skipped_note(source))

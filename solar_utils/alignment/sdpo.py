@@ -17,6 +17,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from accelerate import PartialState
 from transformers import PreTrainedTokenizerBase, TrainerCallback
 
 from solar_utils.alignment.dpo import AlignmentError, DPORun, load_reference, run_dpo, steps_for
@@ -118,8 +119,11 @@ def _train_step(step: int, reference_dir: Path, sft_dir: Path, tokenizer: PreTra
     record = SDPOStep(step, len(chunk), _sha256(chunk), run.steps, str(reference_dir), weights_sha256(reference_dir),
                       gamma_reference, gamma_sft, weights_sha256(run.model), run.train_log, run.loss_start,
                       run.loss_end, run.heldout, run.train_runtime_s, run.resumed_from)
-    write_json_atomic(step_dir / RECORD, dataclasses.asdict(record))
-    save_model(run.model, step_dir / MODEL, tokenizer=tokenizer)
+    state = PartialState()  # under accelerate launch: the main process writes, every process then reads step t
+    if state.is_main_process:
+        write_json_atomic(step_dir / RECORD, dataclasses.asdict(record))
+        save_model(run.model, step_dir / MODEL, tokenizer=tokenizer)
+    state.wait_for_everyone()
 
 
 def run_sdpo(sft_dir: str | Path, tokenizer: PreTrainedTokenizerBase, chunks: list[list[Preference]],
@@ -150,3 +154,44 @@ def one_shot_dpo(sft_dir: str | Path, tokenizer: PreTrainedTokenizerBase, chunks
     return run_dpo(sft_dir, tokenizer, [pair for chunk in chunks for pair in chunk], cfg, output_dir, seed,
                    max_steps=total, heldout=heldout, callbacks=callbacks)
 
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line for sDPO (``--one-shot``: DPO on all pairs at once), also under ``accelerate launch``:
+    ``python -m solar_utils.alignment.sdpo --preset paper --sft-dir SFT --run-dir RUN --output-dir OUT``.
+    The preference data and chunks are notebook 05's (``--world-dir`` for world sources, ``--run-dir`` for earlier
+    stages' outputs); the final model is ``OUT/step_<T>/model`` (sDPO) or ``OUT/model`` (DPO), and the main process
+    prints a JSON summary."""
+    from transformers import AutoTokenizer
+
+    from solar_utils.alignment.preferences import load_preferences
+    from solar_utils.alignment.rewards import easiness
+    from solar_utils.checkpoints import load_for_scoring
+    from solar_utils.config import load_preset
+    from solar_utils.training.launch import print_summary, stage_parser
+
+    parser = stage_parser(main.__doc__, "--sft-dir", "the SFT checkpoint, M_0 (notebook 04's model)")
+    parser.add_argument("--run-dir", type=Path, help="the run folder (sources whose kind is 'stage')")
+    parser.add_argument("--one-shot", action="store_true", help="the baseline: DPO on all chunks at once")
+    args = parser.parse_args(argv)
+    cfg = load_preset(args.preset).align
+    tokenizer = AutoTokenizer.from_pretrained(args.sft_dir)
+    data = load_preferences(cfg, tokenizer, args.world_dir, args.run_dir, args.seed)
+    accuracy = (easiness(load_for_scoring(args.sft_dir), tokenizer, data.heldout, cfg.max_length)
+                if cfg.order == "easy_to_hard" else None)
+    chunks = partition(data.train, cfg.steps, cfg.order, accuracy, args.seed)
+    heldout = [pair for pairs in data.heldout.values() for pair in pairs]
+    if args.one_shot:
+        run = one_shot_dpo(args.sft_dir, tokenizer, chunks, cfg, args.output_dir / "trainer", args.seed, heldout)
+        if PartialState().is_main_process:
+            save_model(run.model, args.output_dir / MODEL, tokenizer=tokenizer, overwrite=True)
+        summary = {"steps": run.steps, "loss": [run.loss_start, run.loss_end], "model": str(args.output_dir / MODEL)}
+    else:
+        sdpo = run_sdpo(args.sft_dir, tokenizer, chunks, cfg, args.output_dir, args.seed, heldout)
+        summary = {"steps": [s.train_steps for s in sdpo.steps],
+                   "gamma": [[s.gamma_reference, s.gamma_sft] for s in sdpo.steps],
+                   "references": [s.reference_sha256 for s in sdpo.steps], "model": str(sdpo.model_dir)}
+    print_summary({"pairs": [len(c) for c in chunks]} | summary)
+
+if __name__ == "__main__":
+    main()

@@ -6,6 +6,7 @@ to get a standard Hugging Face model again (adapters folded into full-precision 
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -19,10 +20,15 @@ from solar_utils.training.devices import compute_dtype, kbit_device_map
 
 
 def quantization_config(cfg: AdapterConfig, device: torch.device) -> BitsAndBytesConfig:
-    """QLoRA's 4-bit storage: ``quant_type`` (nf4), double quantization, bf16 compute where supported."""
+    """QLoRA's 4-bit storage: ``quant_type`` (nf4), double quantization, bf16 compute where supported. Under FSDP
+    (``accelerate launch`` with ``fsdp.yaml`` sets ``ACCELERATE_USE_FSDP``) the packed weights are stored in the
+    compute dtype, not uint8: FSDP shards a unit's parameters as one flat tensor of one dtype (the FSDP-QLoRA recipe
+    of Answer.AI and the PEFT docs)."""
+    dtype = compute_dtype(device)
+    fsdp = os.environ.get("ACCELERATE_USE_FSDP", "false").lower() in ("true", "1")
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=cfg.quant_type,
-                              bnb_4bit_use_double_quant=cfg.double_quant,
-                              bnb_4bit_compute_dtype=compute_dtype(device))
+                              bnb_4bit_use_double_quant=cfg.double_quant, bnb_4bit_compute_dtype=dtype,
+                              bnb_4bit_quant_storage=dtype if fsdp else torch.uint8)
 
 
 def guard_4bit(model: torch.nn.Module) -> int:

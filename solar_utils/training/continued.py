@@ -64,23 +64,16 @@ def main(argv: list[str] | None = None) -> None:
     """Command line for one continued-pretraining run, also under ``accelerate launch`` (one process per device):
     ``python -m solar_utils.training.continued --preset paper --model-dir DUS_DIR --output-dir OUT``.
     The main process saves the merged model to ``OUT/model`` and prints a JSON summary."""
-    import argparse
-    import json
-
     from accelerate import PartialState
     from transformers import AutoTokenizer
 
     from solar_utils.checkpoints import save_model
     from solar_utils.config import load_preset
     from solar_utils.data import load_texts, pack_blocks
+    from solar_utils.training.launch import print_summary, stage_parser
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--preset", default="tiny")
-    parser.add_argument("--model-dir", required=True, type=Path)
-    parser.add_argument("--output-dir", required=True, type=Path)
-    parser.add_argument("--world-dir", type=Path, help="the tiny world (presets whose data kind is 'world')")
+    parser = stage_parser(main.__doc__, "--model-dir", "the checkpoint to continue (notebook 01's DUS model)")
     parser.add_argument("--method", choices=["full", "lora", "qlora"])
-    parser.add_argument("--seed", type=int, default=1234)
     args = parser.parse_args(argv)
     preset = load_preset(args.preset)
     cfg = preset.continued
@@ -89,11 +82,9 @@ def main(argv: list[str] | None = None) -> None:
     held = pack_blocks(tokenizer, load_texts(preset.data.heldout, args.world_dir), cfg.train.seq_len,
                        cfg.train.eval_blocks)
     run = continue_pretraining(args.model_dir, train, held, cfg, args.output_dir / "trainer", args.seed, args.method)
-    state = PartialState()
-    if state.is_main_process:
+    if PartialState().is_main_process:
         save_model(run.model, args.output_dir / "model", tokenizer=tokenizer, overwrite=True)
-        print(json.dumps({"processes": state.num_processes, "steps": run.result.steps, "curve": run.curve}))
-
+    print_summary({"steps": run.result.steps, "curve": run.curve})
 
 if __name__ == "__main__":
     main()

@@ -27,19 +27,19 @@ class Pools:
     replay: list[Example]
 
 
-def load_pools(cfg: InstructConfig, world_dir: Path, run_dir: Path, seed: int) -> Pools:
+def load_pools(cfg: InstructConfig, world_dir: Path | None, run_dir: Path | None, seed: int) -> Pools:
     """Read and convert every source of ``cfg``, holding ``cfg.heldout_per_source`` examples of each apart."""
     train: dict[str, list[Example]] = {}
     heldout: list[Example] = []
     notes = []
     for source in cfg.sources:
-        records = read_records(source, Path(world_dir), Path(run_dir), extra=cfg.heldout_per_source)
+        records = read_records(source, world_dir, run_dir, extra=cfg.heldout_per_source)
         if records is None:
             notes.append(skipped_note(source))
             continue
         train[source.name], kept = split_heldout(convert(records, source), cfg.heldout_per_source, seed, source.name)
         heldout += kept
-    docs = load_texts(cfg.replay, Path(world_dir)) if cfg.replay is not None else []
+    docs = load_texts(cfg.replay, world_dir and Path(world_dir)) if cfg.replay is not None else []
     return Pools(train, heldout, notes, [{"prompt": "", "completion": doc} for doc in docs])
 
 

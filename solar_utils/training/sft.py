@@ -104,3 +104,36 @@ def chat_replies(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, que
                              pad_token_id=tokenizer.pad_token_id)
         replies.append(tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip())
     return replies
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line for one SFT variant, also under ``accelerate launch`` (one process per device):
+    ``python -m solar_utils.training.sft --preset paper --model-dir START --run-dir RUN --variant v3 --output-dir OUT``.
+    The mixture is notebook 04's (``--world-dir`` for world sources, ``--run-dir`` for earlier stages' outputs);
+    the main process saves the merged model to ``OUT/model`` and prints a JSON summary."""
+    from accelerate import PartialState
+    from transformers import AutoTokenizer
+
+    from solar_utils.checkpoints import save_model
+    from solar_utils.config import load_preset
+    from solar_utils.training.launch import print_summary, stage_parser
+    from solar_utils.training.mixture import load_pools, trained_as, variant_mixture
+
+    parser = stage_parser(main.__doc__, "--model-dir", "the checkpoint to tune (notebook 02's model)")
+    parser.add_argument("--run-dir", type=Path, help="the run folder (sources whose kind is 'stage')")
+    parser.add_argument("--variant", help="an instruct.variants name (default: instruct.main)")
+    args = parser.parse_args(argv)
+    cfg = load_preset(args.preset).instruct
+    tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
+    pools = load_pools(cfg, args.world_dir, args.run_dir, args.seed)
+    variant = trained_as(cfg, pools, args.variant or cfg.main)
+    mixture = variant_mixture(cfg, variant, pools, args.seed)
+    run = instruction_tune(args.model_dir, tokenizer, mixture.examples, pools.heldout, cfg,
+                           args.output_dir / "trainer", args.seed)
+    if PartialState().is_main_process:
+        save_model(run.model, args.output_dir / "model", tokenizer=tokenizer, overwrite=True)
+    print_summary({"variant": variant, "steps": run.steps, "used": mixture.used,
+                   "heldout_loss": [run.heldout_loss_before, run.heldout_loss_after]})
+
+if __name__ == "__main__":
+    main()
