@@ -193,5 +193,6 @@ def main(argv: list[str] | None = None) -> None:
                    "references": [s.reference_sha256 for s in sdpo.steps], "model": str(sdpo.model_dir)}
     print_summary({"pairs": [len(c) for c in chunks]} | summary)
 
+
 if __name__ == "__main__":
     main()

@@ -86,5 +86,6 @@ def main(argv: list[str] | None = None) -> None:
         save_model(run.model, args.output_dir / "model", tokenizer=tokenizer, overwrite=True)
     print_summary({"steps": run.result.steps, "curve": run.curve})
 
+
 if __name__ == "__main__":
     main()

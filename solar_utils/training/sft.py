@@ -135,5 +135,6 @@ def main(argv: list[str] | None = None) -> None:
     print_summary({"variant": variant, "steps": run.steps, "used": mixture.used,
                    "heldout_loss": [run.heldout_loss_before, run.heldout_loss_after]})
 
+
 if __name__ == "__main__":
     main()
