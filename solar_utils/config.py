@@ -418,8 +418,7 @@ def load_preset(preset: str | Path, overrides: dict[str, Any] | None = None) -> 
 _AT_LEAST_ONE = {"max_steps", "batch_size", "seq_len", "max_length", "eval_every", "save_every", "eval_blocks",
                  "max_blocks", "steps", "hidden_size", "num_hidden_layers", "num_attention_heads",
                  "num_key_value_heads", "intermediate_size", "max_position_embeddings", "hub_context", "vocab_size",
-                 "r", "alpha",
-                 "max_new_tokens", "max_gen_toks", "ngram_n", "contamination_ngram", "decontam_ngram",
+                 "r", "alpha", "max_new_tokens", "max_gen_toks", "ngram_n", "contamination_ngram", "decontam_ngram",
                  "near_dup_ngram", "heldout_per_source", "samples_per_method", "max_docs",
                  "max_seeds", "max_steps_per_step", "min_frequency", "eval_items_per_task"}
 _AT_LEAST_ZERO = {"warmup_steps", "limit", "eval_limit", "m", "reference_m", "show_examples", "weight_decay",

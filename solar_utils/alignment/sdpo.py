@@ -155,7 +155,6 @@ def one_shot_dpo(sft_dir: str | Path, tokenizer: PreTrainedTokenizerBase, chunks
                    max_steps=total, heldout=heldout, callbacks=callbacks)
 
 
-
 def main(argv: list[str] | None = None) -> None:
     """Command line for sDPO (``--one-shot``: DPO on all pairs at once), also under ``accelerate launch``:
     ``python -m solar_utils.alignment.sdpo --preset paper --sft-dir SFT --run-dir RUN --output-dir OUT``.
@@ -168,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     from solar_utils.alignment.rewards import easiness
     from solar_utils.checkpoints import load_for_scoring
     from solar_utils.config import load_preset
-    from solar_utils.training.launch import print_summary, stage_parser
+    from solar_utils.training.launch import print_summary, save_once, stage_parser
 
     parser = stage_parser(main.__doc__, "--sft-dir", "the SFT checkpoint, M_0 (notebook 04's model)")
     parser.add_argument("--run-dir", type=Path, help="the run folder (sources whose kind is 'stage')")
@@ -183,8 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     heldout = [pair for pairs in data.heldout.values() for pair in pairs]
     if args.one_shot:
         run = one_shot_dpo(args.sft_dir, tokenizer, chunks, cfg, args.output_dir / "trainer", args.seed, heldout)
-        if PartialState().is_main_process:
-            save_model(run.model, args.output_dir / MODEL, tokenizer=tokenizer, overwrite=True)
+        save_once(run.model, args.output_dir / MODEL, tokenizer)
         summary = {"steps": run.steps, "loss": [run.loss_start, run.loss_end], "model": str(args.output_dir / MODEL)}
     else:
         sdpo = run_sdpo(args.sft_dir, tokenizer, chunks, cfg, args.output_dir, args.seed, heldout)

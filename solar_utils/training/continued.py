@@ -64,13 +64,11 @@ def main(argv: list[str] | None = None) -> None:
     """Command line for one continued-pretraining run, also under ``accelerate launch`` (one process per device):
     ``python -m solar_utils.training.continued --preset paper --model-dir DUS_DIR --output-dir OUT``.
     The main process saves the merged model to ``OUT/model`` and prints a JSON summary."""
-    from accelerate import PartialState
     from transformers import AutoTokenizer
 
-    from solar_utils.checkpoints import save_model
     from solar_utils.config import load_preset
     from solar_utils.data import load_texts, pack_blocks
-    from solar_utils.training.launch import print_summary, stage_parser
+    from solar_utils.training.launch import print_summary, save_once, stage_parser
 
     parser = stage_parser(main.__doc__, "--model-dir", "the checkpoint to continue (notebook 01's DUS model)")
     parser.add_argument("--method", choices=["full", "lora", "qlora"])
@@ -82,8 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     held = pack_blocks(tokenizer, load_texts(preset.data.heldout, args.world_dir), cfg.train.seq_len,
                        cfg.train.eval_blocks)
     run = continue_pretraining(args.model_dir, train, held, cfg, args.output_dir / "trainer", args.seed, args.method)
-    if PartialState().is_main_process:
-        save_model(run.model, args.output_dir / "model", tokenizer=tokenizer, overwrite=True)
+    save_once(run.model, args.output_dir / "model", tokenizer)
     print_summary({"steps": run.result.steps, "curve": run.curve})
 
 

@@ -1,5 +1,5 @@
-"""What the stages' command lines share (continued pretraining, SFT, sDPO / DPO): their common arguments, and the
-JSON summary the main process prints once training under ``accelerate launch`` (one process per device) is done."""
+"""What the stages' command lines share (continued pretraining, SFT, sDPO / DPO): their common arguments, and what
+only the main process does under ``accelerate launch`` (one process per device): save the model, print a summary."""
 
 from __future__ import annotations
 
@@ -18,6 +18,16 @@ def stage_parser(description: str, model_flag: str, model_help: str) -> argparse
     parser.add_argument("--world-dir", type=Path, help="the tiny world (sources whose kind is 'world')")
     parser.add_argument("--seed", type=int, default=1234)
     return parser
+
+
+def save_once(model: Any, folder: Path, tokenizer: Any) -> None:
+    """On the main process only: ``model`` and ``tokenizer`` as a standard checkpoint in ``folder`` (replaced)."""
+    from accelerate import PartialState
+
+    from solar_utils.checkpoints import save_model
+
+    if PartialState().is_main_process:
+        save_model(model, folder, tokenizer=tokenizer, overwrite=True)
 
 
 def print_summary(summary: dict[str, Any]) -> None:

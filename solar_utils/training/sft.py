@@ -111,12 +111,10 @@ def main(argv: list[str] | None = None) -> None:
     ``python -m solar_utils.training.sft --preset paper --model-dir START --run-dir RUN --variant v3 --output-dir OUT``.
     The mixture is notebook 04's (``--world-dir`` for world sources, ``--run-dir`` for earlier stages' outputs);
     the main process saves the merged model to ``OUT/model`` and prints a JSON summary."""
-    from accelerate import PartialState
     from transformers import AutoTokenizer
 
-    from solar_utils.checkpoints import save_model
     from solar_utils.config import load_preset
-    from solar_utils.training.launch import print_summary, stage_parser
+    from solar_utils.training.launch import print_summary, save_once, stage_parser
     from solar_utils.training.mixture import load_pools, trained_as, variant_mixture
 
     parser = stage_parser(main.__doc__, "--model-dir", "the checkpoint to tune (notebook 02's model)")
@@ -130,8 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     mixture = variant_mixture(cfg, variant, pools, args.seed)
     run = instruction_tune(args.model_dir, tokenizer, mixture.examples, pools.heldout, cfg,
                            args.output_dir / "trainer", args.seed)
-    if PartialState().is_main_process:
-        save_model(run.model, args.output_dir / "model", tokenizer=tokenizer, overwrite=True)
+    save_once(run.model, args.output_dir / "model", tokenizer)
     print_summary({"variant": variant, "steps": run.steps, "used": mixture.used,
                    "heldout_loss": [run.heldout_loss_before, run.heldout_loss_after]})
 
