@@ -306,9 +306,12 @@ class AlignmentConfig:
 class EvalConfig:
     """H6 evaluation (notebook 07): ``source: world`` scores the tiny world's held-out items, ``hub`` the real
     datasets. ``num_fewshot`` overrides the leaderboard's shots per task (a short-context model needs fewer);
-    ``limit`` caps the items per task (null: all)."""
+    ``limit`` caps the items per task (null: all). ``hub_root`` is a folder holding local copies of the leaderboard's
+    datasets under their hub ids (``<hub_root>/allenai/ai2_arc``, as ``huggingface-cli download --repo-type dataset
+    --local-dir`` writes them), for machines without the network; null loads them from the hub."""
 
     source: Literal["world", "hub"] = "world"
+    hub_root: str | None = None
     # the tiny model was pretrained on 256-token blocks: fewer shots keep prompts inside what it has seen
     num_fewshot: dict[str, int] = field(default_factory=lambda: {
         "arc": 5, "hellaswag": 3, "mmlu": 3, "truthfulqa": 0, "winogrande": 5, "gsm8k": 2})

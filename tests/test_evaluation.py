@@ -211,6 +211,16 @@ def test_hub_source_reads_the_leaderboard_splits() -> None:
                      ("cais/mmlu", "all", "test")]
 
 
+def test_hub_source_reads_a_local_copy_of_the_hub(tmp_path: Path) -> None:
+    calls = []
+    (tmp_path / "allenai" / "ai2_arc").mkdir(parents=True)
+    source = HubSource(loader=lambda path, name, split: calls.append((path, name, split)) or [ARC], root=tmp_path)
+    assert source.eval_items("arc") == [ARC]
+    assert calls == [(str(tmp_path / "allenai" / "ai2_arc"), "ARC-Challenge", "test")]
+    with pytest.raises(FileNotFoundError, match="no local copy of the hub dataset cais/mmlu .*--local-dir"):
+        source.eval_items("mmlu")
+
+
 def test_world_source_uses_the_world_interface(monkeypatch: pytest.MonkeyPatch) -> None:
     built = {}
 

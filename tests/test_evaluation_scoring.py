@@ -13,7 +13,8 @@ import torch
 
 from solar_utils.checkpoints import CheckpointError, save_model
 from solar_utils.config import EvalConfig
-from solar_utils.evaluation import TASKS, EvalResult, MemorySource, Scorer, evaluate, preset_source, score_models
+from solar_utils.evaluation import (TASKS, EvalResult, HubSource, MemorySource, Scorer, evaluate, preset_source,
+                                    score_models)
 from solar_utils.evaluation.cli import register
 from solar_utils.evaluation.sources import dump_source
 from solar_utils.evaluation.toy import build_model, build_tokenizer, toy_setup
@@ -191,7 +192,8 @@ def test_score_models_is_evaluate_with_the_presets_settings(toy, tmp_path: Path)
     assert (tmp_path / "out" / "from disk" / "results.json").is_file()
     assert results["from disk"].headline() == {**direct.scores, "h6": None}
     assert score_models({"m": model}, tokenizer, settings, tmp_path / "world", seed=3, limit=0) == {}
-    assert preset_source(EvalConfig(source="hub"), tmp_path / "world") == "hub"
+    assert preset_source(EvalConfig(source="hub"), tmp_path / "world") == HubSource()
+    assert preset_source(EvalConfig(source="hub", hub_root="/mirror"), tmp_path / "world").root == "/mirror"
     assert preset_source(settings, tmp_path / "nowhere") == tmp_path / "nowhere" / "eval"
     with pytest.raises(ValueError, match="pass a tokenizer"):
         score_models({"m": model}, None, settings, tmp_path / "world", seed=3, limit=1)

@@ -83,11 +83,12 @@ def model_fields(model_or_dir: Any, tokenizer: Any) -> dict[str, Any]:
 
 
 def source_sha256(source: Source, task: str) -> str:
-    """The identity of a task's items: ``"hub"``; for a JSONL folder the sha256 of the eval and few-shot files'
-    bytes (a missing file hashes as absent); for any other source the sha256 of its items as JSON."""
+    """The identity of a task's items: ``"hub"`` (``"hub copy at <root>"`` for a local copy); for a JSONL folder
+    the sha256 of the eval and few-shot files' bytes (a missing file hashes as absent); for any other source the
+    sha256 of its items as JSON."""
     name = get_task(task).name
     if isinstance(source, HubSource):
-        return "hub"
+        return "hub" if source.root is None else f"hub copy at {source.root}"
     digest = hashlib.sha256()
     if isinstance(source, JsonlSource):
         for path in (source.root / f"{name}.jsonl", source.root / f"{name}.fewshot.jsonl"):

@@ -21,7 +21,7 @@ from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from solar_utils.evaluation import cache as score_cache
 from solar_utils.evaluation import metrics
 from solar_utils.evaluation.scoring import MAX_GEN_TOKS, Scorer
-from solar_utils.evaluation.sources import SourceLike, resolve_source, write_jsonl
+from solar_utils.evaluation.sources import HubSource, SourceLike, resolve_source, write_jsonl
 from solar_utils.checkpoints import load_for_scoring, write_text_atomic
 from solar_utils.config import EvalConfig
 from solar_utils.evaluation.tasks import GSM8K_UNTIL, TASKS, Prompt, Task, get_task, prepare
@@ -110,8 +110,9 @@ def evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, tasks: 
 
 
 def preset_source(settings: EvalConfig, world_dir: str | os.PathLike) -> SourceLike:
-    """The preset's evaluation items, from its values only: the tiny world's ``eval/`` folder or the hub's."""
-    return Path(world_dir) / "eval" if settings.source == "world" else "hub"
+    """The preset's evaluation items, from its values only: the tiny world's ``eval/`` folder or the hub's (from
+    ``settings.hub_root`` when it names a local copy)."""
+    return Path(world_dir) / "eval" if settings.source == "world" else HubSource(root=settings.hub_root)
 
 
 @quietly

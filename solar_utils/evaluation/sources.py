@@ -7,7 +7,8 @@ A source is anything with ``eval_items(task) -> list[dict]`` and ``fewshot_items
 - :class:`JsonlSource`: ``<dir>/<task>.jsonl`` and ``<dir>/<task>.fewshot.jsonl`` (what the tiny world writes
   under ``eval/``; a missing few-shot file means an empty pool).
 - :func:`world_source`: builds the tiny world in memory (``solar_utils.world``, imported lazily).
-- :class:`HubSource`: the leaderboard's datasets through ``datasets.load_dataset`` (needs the network).
+- :class:`HubSource`: the leaderboard's datasets through ``datasets.load_dataset`` (needs the network, or a local
+  copy of the hub under ``root``).
 """
 
 from __future__ import annotations
@@ -97,9 +98,11 @@ HUB_DATASETS: dict[str, HubSpec] = {
 
 @dataclass
 class HubSource:
-    """The real datasets (needs the network); ``loader`` defaults to ``datasets.load_dataset``."""
+    """The real datasets (needs the network); ``loader`` defaults to ``datasets.load_dataset``. With ``root`` (a
+    folder of local copies under the datasets' hub ids) each dataset loads from ``<root>/<hub id>`` instead."""
 
     loader: Callable[..., Iterable[dict]] | None = None
+    root: str | os.PathLike | None = None
     _cache: dict[tuple[str, str], list[dict]] = field(default_factory=dict, repr=False)
 
     def eval_items(self, task: str) -> list[dict]:
@@ -116,8 +119,19 @@ class HubSource:
             loader = self.loader
             if loader is None:
                 from datasets import load_dataset as loader
-            self._cache[key] = [dict(row) for row in loader(spec.path, spec.name, split=split)]
+            path = spec.path if self.root is None else _local_copy(Path(self.root), spec.path)
+            self._cache[key] = [dict(row) for row in loader(path, spec.name, split=split)]
         return self._cache[key]
+
+
+def _local_copy(root: Path, hub_id: str) -> str:
+    """``<root>/<hub_id>``, or a clear error when the local copy of the hub lacks that dataset."""
+    path = root / hub_id
+    if not path.is_dir():
+        raise FileNotFoundError(f"no local copy of the hub dataset {hub_id} at {path}: download it there "
+                                f"(huggingface-cli download {hub_id} --repo-type dataset --local-dir {path}) "
+                                "or unset eval.hub_root to load it from the hub")
+    return str(path)
 
 
 def world_source(seed: int, config: Any = None) -> Source:

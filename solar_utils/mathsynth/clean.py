@@ -9,6 +9,7 @@ whether a record shares an n-gram with any evaluation item (rendered by
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -104,13 +105,15 @@ def decontaminate(generations: Sequence[Generation],
     return kept, removed
 
 
-def load_eval_sets(source: str, world_dir: Path | None = None) -> dict[str, list[dict]]:
+def load_eval_sets(source: str, world_dir: Path | None = None,
+                   hub_root: str | os.PathLike | None = None) -> dict[str, list[dict]]:
     """The run's evaluation items per task: the world's ``eval/*.jsonl`` (``source: world``) or the leaderboard's
-    datasets on the hub (``hub``), through :mod:`solar_utils.evaluation.sources`."""
+    datasets on the hub (``hub``; from ``hub_root`` when it names a local copy, as ``eval.hub_root``), through
+    :mod:`solar_utils.evaluation.sources`."""
     from solar_utils.evaluation.sources import HubSource, JsonlSource
     from solar_utils.world import TASKS
 
     if source == "world" and world_dir is None:
         raise ValueError("mathsynth.source is 'world': pass the world folder (stage.world_dir)")
-    items = JsonlSource(Path(world_dir) / "eval") if source == "world" else HubSource()
+    items = JsonlSource(Path(world_dir) / "eval") if source == "world" else HubSource(root=hub_root)
     return {task: items.eval_items(task) for task in TASKS}
