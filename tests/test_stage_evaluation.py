@@ -1,9 +1,13 @@
-"""Notebook 07's report helpers: chance levels, the Table 2 layout, the run's models."""
+"""Notebook 07's report helpers: chance levels, the Table 2 layout, the run's models, the run's training text."""
 
+import json
 import math
 
-from solar_utils.stages import evaluation as report
+from hub_fixture import write_dataset
+
+from solar_utils.config import load_preset
 from solar_utils.evaluation.evaluator import EvalResult
+from solar_utils.stages import evaluation as report
 
 ITEMS = {
     "arc": [{"choices": {"text": ["a", "b", "c", "d"]}}, {"choices": {"text": ["a", "b"]}}],
@@ -46,3 +50,29 @@ def test_run_models_lists_stage_checkpoints_in_order(tmp_path):
         (tmp_path / stage / "model").mkdir()
         (tmp_path / stage / "model" / "config.json").write_text("{}")
     assert list(report.run_models(tmp_path)) == ["00_base_model", "01_depth_up_scaling"]
+
+
+def test_training_texts_read_the_world_the_synthetic_math_and_each_hub_source_at_its_cap(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    world, run = tmp_path / "world", tmp_path / "run"
+    for path, line in (("corpus/train.jsonl", "world text"), ("eval/arc.jsonl", "an eval item"),
+                       ("03_synthetic_math/synth_math_instruct.jsonl", "synthetic math")):
+        (world if path[0] != "0" else run).joinpath(path).parent.mkdir(parents=True, exist_ok=True)
+        (world if path[0] != "0" else run).joinpath(path).write_text(line + "\n")
+    write_dataset(tmp_path / "web", {None: {"train": [{"text": f"web {i}"} for i in range(9)]}})
+    orca = [{"id": str(i), "system_prompt": "", "question": f"q{i}", "response": "r"} for i in range(9)]
+    write_dataset(tmp_path / "orca", {None: {"train": orca}})
+    pairs = [{"system": "", "question": f"p{i}", "chosen": "c", "rejected": "r"} for i in range(9)]
+    write_dataset(tmp_path / "pairs", {None: {"train": pairs}})
+    preset = load_preset("tiny", {
+        "data": {"pretrain": {"kind": "hub", "path": str(tmp_path / "web"), "max_docs": 3}},
+        "instruct": {"replay": None, "heldout_per_source": 1, "variants": [{"name": "v3", "sources": ["orca"]}],
+                     "sources": [{"name": "orca", "schema": "openorca", "kind": "hub", "path": str(tmp_path / "orca"),
+                                  "max_used": 2}]},
+        "align": {"heldout_per_source": 2, "sources": [{"name": "pairs", "schema": "orca_dpo", "kind": "hub",
+                                                        "path": str(tmp_path / "pairs"), "max_used": 1}]},
+        "merging": {"instruction_sources": [], "math_text": {"kind": "world", "max_docs": 1}}})
+    texts = list(report.training_texts(preset, world, run))
+    assert texts[:2] == ["world text", "synthetic math"]  # eval/ is never training text
+    assert texts[2:5] == ["web 0", "web 1", "web 2"]
+    assert [json.loads(t)["question"] for t in texts[5:]] == ["q0", "q1", "q2", "p0", "p1", "p2"]

@@ -1,10 +1,12 @@
 """Notebook 07's report: which models a run produced, the H6 table in the paper's Table 2 layout, and its plot;
-the decontamination claim, and every claim of the run in one table and one figure."""
+the training text the run used (for the contamination check) and the decontamination claim, and every claim of the
+run in one table and one figure."""
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,8 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from solar_utils import claims, paper
+from solar_utils.config import Preset
+from solar_utils.data import load_texts
 from solar_utils.evaluation.evaluator import EvalResult
 from solar_utils.evaluation.tasks import TASKS
 
@@ -79,6 +83,28 @@ def h6_figure(results: dict[str, EvalResult], chance: dict[str, float] | None = 
     ax.legend(fontsize=8)
     return fig
 
+
+def training_texts(preset: Preset, world_dir: Path, run_dir: Path) -> Iterator[str]:
+    """Every training text of the run, for the contamination check: the tiny world's files (all but ``eval/``),
+    notebook 03's synthetic math data, and each hub source the preset trains on, read again at its cap (the rows
+    the stages read: held-out rows included, streamed, nothing kept)."""
+    from solar_utils.mathsynth.seeds import read_hub_seeds
+    from solar_utils.records import read_records
+
+    world_dir, run_dir = Path(world_dir), Path(run_dir)
+    files = sorted(p for p in world_dir.rglob("*.jsonl") if "eval" not in p.relative_to(world_dir).parts)
+    for path in files + sorted(run_dir.glob("03_synthetic_math/*.jsonl")):
+        yield from path.read_text().splitlines()
+    for text in (preset.data.pretrain, preset.instruct.replay, preset.merging.math_text):
+        if text is not None and text.kind == "hub":
+            yield from load_texts(text)
+    for sources, held in ((preset.instruct.sources, preset.instruct.heldout_per_source),
+                          (preset.merging.instruction_sources, 0),
+                          (preset.align.sources, preset.align.heldout_per_source)):
+        for source in (s for s in sources if s.kind == "hub"):
+            yield from map(json.dumps, read_records(source, None, None, schemas=(source.schema,), extra=held))
+    if preset.mathsynth.source == "hub":
+        yield from map(json.dumps, read_hub_seeds(preset.mathsynth))
 
 
 def decontam_claim(contamination: dict[str, dict[str, Any]]) -> dict:
