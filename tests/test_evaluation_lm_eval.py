@@ -6,12 +6,15 @@ in both (and GSM8K generates at most 16 tokens, as the exported YAML says).
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
+import math
 
 import pytest
 
 from solar_utils.evaluation import TASKS, MemorySource, dump_source, evaluate, export_harness_tasks, harness_task_name
+from solar_utils.cli import main
 from solar_utils.evaluation.harness_export import align_harness_samples
+from solar_utils.evaluation.harness_run import HUB_TASKS, harness_evaluate
 from solar_utils.evaluation.tasks import get_task
 from solar_utils.evaluation.toy import toy_setup
 
@@ -19,18 +22,22 @@ lm_eval = pytest.importorskip("lm_eval", reason="lm-eval is not installed (pip i
 
 
 @pytest.fixture(scope="module")
-def both(tmp_path_factory: pytest.TempPathFactory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        patch.setenv("HF_DATASETS_OFFLINE", "1")
-        return _run_both(tmp_path_factory.mktemp("lm_eval"))
-
-
-def _run_both(tmp: Path) -> tuple:
+def toy(tmp_path_factory: pytest.TempPathFactory):
+    """A random toy model (256 positions) and its items as a JSONL task folder, harness runs offline."""
+    tmp = tmp_path_factory.mktemp("lm_eval")
     items, tokenizer, model = toy_setup(seed=1, n_eval=6, max_positions=256)
     model.save_pretrained(tmp / "model")
     tokenizer.save_pretrained(tmp / "model")
     dump_source(MemorySource(items), tmp / "data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.setenv("HF_DATASETS_OFFLINE", "1")
+        yield tmp, items, tokenizer, model
+
+
+@pytest.fixture(scope="module")
+def both(toy):
+    tmp, items, tokenizer, model = toy
     export_harness_tasks(tmp / "data", tmp / "tasks", max_gen_toks=16)
     ours = evaluate(model, tokenizer, source=tmp / "data", batch_size=4, max_gen_toks=16, progress=False)
     from lm_eval.tasks import TaskManager
@@ -78,3 +85,57 @@ def test_scores_agree(both) -> None:
         assert ours.scores[task] == pytest.approx(results[harness_task_name(task)][key], abs=1e-6)
         assert ours.stderrs[task] == pytest.approx(results[harness_task_name(task)][key.replace(",", "_stderr,")],
                                                    abs=1e-6)
+
+
+def test_the_lm_eval_backend_reports_the_harness_scores(toy, both, tmp_path) -> None:
+    """``solar-repro eval --backend lm-eval`` on a JSONL folder: the harness's own run, one call per shot count,
+    written as our results.json; its scores are ours (the item-by-item agreement above)."""
+    tmp, items, _, _ = toy
+    ours, _, _ = both
+    assert main(["eval", "--model", str(tmp / "model"), "--data", str(tmp / "data"), "--backend", "lm-eval",
+                 "--batch-size", "4", "--max-gen-toks", "16", "--device", "cpu", "--output-dir",
+                 str(tmp_path / "out")]) == 0
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["scores"] == pytest.approx(ours.scores, abs=1e-6)
+    assert results["h6"] == pytest.approx(ours.h6, abs=1e-6)
+    assert results["n_items"] == dict.fromkeys(TASKS, 6)
+    assert results["settings"]["backend"] == f"lm-eval {lm_eval.__version__}"
+    assert results["settings"]["num_fewshot"] == {t: get_task(t).num_fewshot for t in TASKS}
+    assert len(results["subscores"]["mmlu"]) == len({d["subject"] for d in items["mmlu"][0]})
+    assert (tmp_path / "out" / "samples_gsm8k.jsonl").read_text().count("\n") == 6
+
+
+def test_the_lm_eval_backend_runs_the_leaderboard_tasks_on_hub_data(toy, monkeypatch) -> None:
+    """With ``data="hub"`` the harness's own leaderboard tasks run at the leaderboard's shots, its ``limit`` passed
+    through (per MMLU subject there), and MMLU's subjects are collected through its category groups."""
+    calls = []
+
+    def fake_simple_evaluate(*, tasks, num_fewshot, limit, **kwargs):
+        calls.append((tasks, num_fewshot, limit))
+        out = {"results": {}, "group_subtasks": {"mmlu": ["mmlu_stem"], "mmlu_stem": ["mmlu_anatomy", "mmlu_law"]},
+               "samples": {}}
+        for name in tasks + (["mmlu_anatomy", "mmlu_law"] if "mmlu" in tasks else []):
+            key = "exact_match,strict-match" if name == "gsm8k" else "acc,none"
+            out["results"][name] = {key: 0.5, key.replace(",", "_stderr,"): 0.1, "acc_norm,none": 0.25,
+                                    "acc_norm_stderr,none": "N/A"}
+            out["samples"][name] = [{"doc_id": 0, "arguments": (("q", " a"),)}]
+        return out
+
+    monkeypatch.setattr(lm_eval, "simple_evaluate", fake_simple_evaluate)
+    result = harness_evaluate(toy[0] / "model", TASKS, data="hub", limit=7)
+    assert calls == [(["arc_challenge"], 25, 7), (["hellaswag"], 10, 7), (["mmlu", "winogrande", "gsm8k"], 5, 7),
+                     (["truthfulqa_mc2"], 0, 7)]
+    assert result.settings["harness_tasks"] == HUB_TASKS
+    assert result.scores == {"arc": 0.25, "hellaswag": 0.25, "mmlu": 0.5, "truthfulqa": 0.5, "winogrande": 0.5,
+                             "gsm8k": 0.5}
+    assert math.isnan(result.stderrs["arc"]) and result.stderrs["mmlu"] == 0.1
+    assert result.subscores == {"mmlu": {"mmlu_anatomy": 0.5, "mmlu_law": 0.5}}
+    assert len(result.samples["mmlu"]) == 2 and result.samples["arc"] == [{"doc_id": 0, "arguments": [["q", " a"]]}]
+
+
+def test_the_lm_eval_backend_refuses_a_pickled_checkpoint_before_any_work(tmp_path) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    (tmp_path / "model" / "pytorch_model.bin").write_bytes(b"pickle")
+    with pytest.raises(Exception, match="pickled weights"):
+        harness_evaluate(tmp_path / "model", TASKS, data="hub")

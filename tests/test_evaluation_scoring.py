@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from solar_utils import paper
 from solar_utils.checkpoints import CheckpointError, save_model
 from solar_utils.config import EvalConfig
 from solar_utils.evaluation import (TASKS, EvalResult, HubSource, MemorySource, Scorer, evaluate, preset_source,
@@ -199,7 +200,7 @@ def test_score_models_is_evaluate_with_the_presets_settings(toy, tmp_path: Path)
         score_models({"m": model}, None, settings, tmp_path / "world", seed=3, limit=1)
 
 
-def test_cli_eval_writes_results(toy, tmp_path: Path) -> None:
+def test_cli_eval_writes_results(toy, tmp_path: Path, capsys) -> None:
     items, tokenizer, model = toy
     model.save_pretrained(tmp_path / "model")
     tokenizer.save_pretrained(tmp_path / "model")
@@ -208,10 +209,18 @@ def test_cli_eval_writes_results(toy, tmp_path: Path) -> None:
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["eval", "--model", str(tmp_path / "model"), "--data", str(tmp_path / "data"),
                               "--tasks", "arc,gsm8k", "--shots", "arc=1,gsm8k=1", "--limit", "2",
-                              "--max-gen-toks", "8", "--device", "cpu", "--output-dir", str(tmp_path / "out")])
+                              "--max-gen-toks", "8", "--device", "cpu", "--output-dir", str(tmp_path / "out"),
+                              "--paper-row", "SOLAR 10.7B-Instruct"])
     assert args.func(args) == 0
     summary = json.loads((tmp_path / "out" / "results.json").read_text())
     assert summary["n_items"] == {"arc": 2, "gsm8k": 2} and summary["settings"]["num_fewshot"]["gsm8k"] == 1
+    arc = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("arc"))
+    paper_arc = paper.figure("table2", "SOLAR 10.7B-Instruct", "arc")
+    assert arc.split()[-2:] == [f"{paper_arc:.2f}", f"{100 * summary['scores']['arc'] - paper_arc:+.2f}"]
+    args.paper_row, args.output_dir = "SOLAR 11B", tmp_path / "out2"
+    with pytest.raises(ValueError, match="Table 2 has no such row; rows: 'SOLAR 10.7B-Instruct'"):
+        args.func(args)
+    assert not (tmp_path / "out2").exists()
     with pytest.raises(SystemExit):
         parser.parse_args(["eval", "--model", "m", "--output-dir", "o", "--tasks", "arc,drop"])
 
