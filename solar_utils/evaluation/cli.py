@@ -1,9 +1,10 @@
 """The ``eval`` subcommand of ``solar-repro``: score a checkpoint on the H6 tasks and write its results.
 
 ``solar-repro eval --model DIR (--data DIR|hub | --preset NAME) --output-dir OUT [--tasks arc,gsm8k]
-[--shots arc=5,hellaswag=3] [--limit N] [--batch-size N] [--backend solar|lm-eval]`` writes ``OUT/results.json``
-and ``OUT/samples_<task>.jsonl``. ``--backend lm-eval`` scores with lm-evaluation-harness itself
-(:mod:`solar_utils.evaluation.harness_run`) instead of our scorer. ``solar_utils.cli`` calls :func:`register` on its subparsers.
+[--shots arc=5,hellaswag=3] [--limit N] [--batch-size N] [--backend solar|lm-eval] [--paper-row ROW]`` writes
+``OUT/results.json`` and ``OUT/samples_<task>.jsonl``. ``--backend lm-eval`` scores with lm-evaluation-harness
+itself (:mod:`solar_utils.evaluation.harness_run`) instead of our scorer; ``--paper-row`` prints the scores beside
+a row of the paper's Table 2. ``solar_utils.cli`` calls :func:`register` on its subparsers.
 """
 
 from __future__ import annotations
