@@ -85,10 +85,11 @@ def to_chat(record: Any, schema: str, where: str = "record") -> Example:
 
 
 def read_records(source: MixtureSource, world_dir: str | os.PathLike | None, run_dir: str | os.PathLike | None,
-                 schemas: Collection[str] = SCHEMAS, loader: Loader | None = None,
-                 extra: int = 0) -> list[dict[str, Any]] | None:
-    """The raw records of ``source`` (whose schema must be one of ``schemas``); None when an ``optional`` source's
-    file does not exist (yet). A ``hub`` source streams and stops after ``max_used + extra`` rows (``extra``: the
+                 schemas: Collection[str] = SCHEMAS, loader: Loader | None = None, extra: int = 0,
+                 keep: Callable[[dict[str, Any]], bool] | None = None) -> list[dict[str, Any]] | None:
+    """The raw records of ``source`` (whose schema must be one of ``schemas``) for which ``keep`` holds (all when
+    None; e.g. a :class:`solar_utils.benchmark_filter.BenchmarkFilter`); None when an ``optional`` source's file
+    does not exist (yet). A ``hub`` source streams and stops after ``max_used + extra`` kept rows (``extra``: the
     rows a caller holds out), so a 2.9M-row OpenOrca is not downloaded whole to use 100K; null ``max_used`` reads
     all. ``loader`` replaces ``datasets.load_dataset`` for a ``hub`` source."""
     if source.schema not in schemas:
@@ -96,16 +97,18 @@ def read_records(source: MixtureSource, world_dir: str | os.PathLike | None, run
                            f"known schemas: {sorted(schemas)}")
     if source.kind == "hub":
         rows = hub_dataset(source.path, split=source.split, streaming=True, loader=loader)
-        return list(islice(rows, None if source.max_used is None else source.max_used + extra))
+        kept = rows if keep is None else filter(keep, rows)
+        return list(islice(kept, None if source.max_used is None else source.max_used + extra))
     path = source_file(source.kind, source.path, world_dir, run_dir, what=f"source {source.name!r}")
     if not path.is_file():
         if source.optional:
             return None
         raise MixtureError(f"source {source.name!r}: no file at {path}")
     try:
-        return read_jsonl(path)
+        records = read_jsonl(path)
     except JsonlError as err:
         raise RecordError(f"source {source.name!r}: {err}") from err
+    return records if keep is None else list(filter(keep, records))
 
 
 def skipped_note(source: MixtureSource) -> str:

@@ -7,7 +7,8 @@
   one (the rephraser's generator);
 - ``datasets/<hub id>/``: every dataset that ``presets/small.yaml`` names, in the real dataset's schema, splits and
   configs (a README's ``configs:`` as on the hub, so that ``datasets.load_dataset(folder, name, split=...)`` reads
-  them exactly as it reads the hub's). The rows are the tiny world's, which is written in those schemas.
+  them exactly as it reads the hub's). The rows are the tiny world's, which is written in those schemas, and
+  OpenOrca holds one GSM8K test item, for the benchmark filter to drop.
 
 ``hub_preset(root, base)`` is ``base`` (the path of a preset YAML, e.g. ``small.yaml``) with every hub id pointed at
 the copy under ``root`` and its sizes shrunk to seconds (``TOY``): the preset keeps its own recipe otherwise.
@@ -91,7 +92,7 @@ def datasets(world: Any) -> dict[str, dict[str | None, dict[str, list[dict]]]]:
         "HuggingFaceFW/fineweb-edu": {"sample-10BT": {"train": corpus}},
         "Salesforce/wikitext": {"wikitext-2-raw-v1": {"test": heldout, "train": corpus}},
         "vicgalle/alpaca-gpt4": {None: {"train": files["instructions/alpaca.jsonl"]}},
-        "Open-Orca/OpenOrca": {None: {"train": files["instructions/openorca.jsonl"]}},
+        "Open-Orca/OpenOrca": {None: {"train": _with_leak(files["instructions/openorca.jsonl"], files)}},
         "EleutherAI/hendrycks_math": {name: {"train": seeds[i::len(subsets)], "test": seeds[i::len(subsets)][:2]}
                                       for i, name in enumerate(subsets)},
         "meta-math/MetaMathQA": {None: {"train": [{"query": s["problem"], "response": s["solution"],
@@ -107,6 +108,14 @@ def datasets(world: Any) -> dict[str, dict[str | None, dict[str, list[dict]]]]:
             splits[spec.fewshot_split] = files[f"eval/{task}.fewshot.jsonl"]
         out[spec.path] = {spec.name: splits}
     return out
+
+
+def _with_leak(rows: list[dict], files: dict[str, list[dict]]) -> list[dict]:
+    """OpenOrca's rows with a GSM8K test item planted second, as FLAN's benchmark tasks sit in the real one: the
+    benchmark filter must drop it (and the cap then counts the next row)."""
+    item = files["eval/gsm8k.jsonl"][0]
+    leak = {"id": "flan.leak", "system_prompt": "", "question": item["question"], "response": item["answer"]}
+    return [rows[0], leak, *rows[1:]]
 
 
 def write_dataset(folder: Path, configs: dict[str | None, dict[str, list[dict]]]) -> None:

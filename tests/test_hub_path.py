@@ -76,8 +76,11 @@ def test_every_notebook_runs_on_the_hub_path(preset, request):
     assert {v: sorted(s["sources_used"]) for v, s in sft["variants"].items()} == {
         "v1": ["alpaca"], "v2": ["alpaca", "openorca"], "v3": ["alpaca", "math", "openorca"], "v4": ["alpaca", "math"]}
     assert all(s["heldout_loss_after"] < s["heldout_loss_before"] for s in sft["variants"].values())
+    assert sft["benchmark_filtered"] == {"gsm8k": 1}  # the GSM8K item planted in OpenOrca
+    assert metrics(run, "06_model_merging")["benchmark_filtered"] == {"gsm8k": 1}
     align = metrics(run, "05_alignment_sdpo")
     assert set(align["sft_accuracy_by_source"]) == {"orca_dpo", "ultrafeedback", "math"}
+    assert align["benchmark_filtered"] == {}
     assert [len(steps) for steps in align["sdpo"].values()] == [2, 2]
     assert metrics(run, "06_model_merging")["streaming_equals_in_memory"] is True
     report = metrics(run, "07_evaluation")

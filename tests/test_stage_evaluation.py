@@ -6,8 +6,11 @@ import math
 from hub_fixture import write_dataset
 
 from solar_utils.config import load_preset
+from solar_utils.evaluation import MemorySource, dump_source
+from solar_utils.evaluation.toy import toy_items
 from solar_utils.evaluation.evaluator import EvalResult
 from solar_utils.stages import evaluation as report
+from solar_utils.world.overlap import overlap_text
 
 ITEMS = {
     "arc": [{"choices": {"text": ["a", "b", "c", "d"]}}, {"choices": {"text": ["a", "b"]}}],
@@ -55,12 +58,16 @@ def test_run_models_lists_stage_checkpoints_in_order(tmp_path):
 def test_training_texts_read_the_world_the_synthetic_math_and_each_hub_source_at_its_cap(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
     world, run = tmp_path / "world", tmp_path / "run"
-    for path, line in (("corpus/train.jsonl", "world text"), ("eval/arc.jsonl", "an eval item"),
-                       ("03_synthetic_math/synth_math_instruct.jsonl", "synthetic math")):
+    items = toy_items(seed=3)
+    dump_source(MemorySource(items), world / "eval")
+    for path, line in (("corpus/train.jsonl", "world text"), ("03_synthetic_math/synth_math_instruct.jsonl",
+                                                              "synthetic math")):
         (world if path[0] != "0" else run).joinpath(path).parent.mkdir(parents=True, exist_ok=True)
         (world if path[0] != "0" else run).joinpath(path).write_text(line + "\n")
     write_dataset(tmp_path / "web", {None: {"train": [{"text": f"web {i}"} for i in range(9)]}})
-    orca = [{"id": str(i), "system_prompt": "", "question": f"q{i}", "response": "r"} for i in range(9)]
+    leaked = overlap_text("gsm8k", items["gsm8k"][0][0])
+    orca = [{"id": str(i), "system_prompt": "", "question": leaked if i == 1 else f"q{i}", "response": "r"}
+            for i in range(9)]
     write_dataset(tmp_path / "orca", {None: {"train": orca}})
     pairs = [{"system": "", "question": f"p{i}", "chosen": "c", "rejected": "r"} for i in range(9)]
     write_dataset(tmp_path / "pairs", {None: {"train": pairs}})
@@ -75,4 +82,5 @@ def test_training_texts_read_the_world_the_synthetic_math_and_each_hub_source_at
     texts = list(report.training_texts(preset, world, run))
     assert texts[:2] == ["world text", "synthetic math"]  # eval/ is never training text
     assert texts[2:5] == ["web 0", "web 1", "web 2"]
-    assert [json.loads(t)["question"] for t in texts[5:]] == ["q0", "q1", "q2", "p0", "p1", "p2"]
+    assert [json.loads(t)["question"] for t in texts[5:]] == ["q0", "q2", "q3", "p0", "p1", "p2"]  # as trained on:
+    # the leaked record is filtered out, and the cap counts kept rows

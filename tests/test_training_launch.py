@@ -13,6 +13,9 @@ from conftest import sentences
 from transformers import AutoModelForCausalLM
 
 from solar_utils.checkpoints import save_model
+from solar_utils.evaluation import MemorySource, dump_source
+from solar_utils.evaluation.toy import toy_items
+from solar_utils.world.overlap import overlap_text
 
 ACCELERATE = Path(__file__).parent.parent / "solar_utils" / "presets" / "accelerate"
 
@@ -62,6 +65,13 @@ def _jsonl(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
+def _eval_items(world: Path) -> str:
+    """Write toy evaluation items under ``world/eval``; return the text of a GSM8K one, as a leaked copy holds it."""
+    items = toy_items(seed=2)
+    dump_source(MemorySource(items), world / "eval")
+    return overlap_text("gsm8k", items["gsm8k"][0][0])
+
+
 def _preset(tmp_path: Path, section: str, values: dict) -> Path:
     preset = yaml.safe_load((ACCELERATE.parent / "tiny.yaml").read_text()) | {section: values}
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(preset))
@@ -72,8 +82,9 @@ def test_sft_under_two_processes_trains_the_variant_and_saves_one_model(tmp_path
     model_dir = save_model(tiny_model_factory(2, tokenizer=tokenizer, seed=0), tmp_path / "start", tokenizer=tokenizer)
     world = tmp_path / "world"
     texts = sentences(90, 3)
+    leak = {"instruction": "Solve.", "input": _eval_items(world), "output": "4"}  # the launcher must drop it
     _jsonl(world / "instructions" / "alpaca.jsonl",
-           [{"instruction": f"Say sentence {i}.", "input": "", "output": t} for i, t in enumerate(texts[:45])])
+           [{"instruction": f"Say sentence {i}.", "input": "", "output": t} for i, t in enumerate(texts[:45])] + [leak])
     _jsonl(world / "instructions" / "openorca.jsonl",
            [{"system_prompt": "", "question": f"Repeat {i}.", "response": t} for i, t in enumerate(texts[45:])])
     _jsonl(world / "corpus" / "train.jsonl", [{"text": t} for t in sentences(40, 4)])
@@ -85,6 +96,7 @@ def test_sft_under_two_processes_trains_the_variant_and_saves_one_model(tmp_path
     # notebook 03's math data is missing, so the main variant v3 trains as v2
     assert summary["processes"] == 2 and summary["variant"] == "v2" and summary["steps"] == 4
     assert summary["used"] == {"alpaca": 41, "openorca": 41, "replay": 20}
+    assert summary["benchmark_filtered"] == {"gsm8k": 1}
     assert summary["heldout_loss"][1] < summary["heldout_loss"][0]
     assert AutoModelForCausalLM.from_pretrained(tmp_path / "out" / "model").config.num_hidden_layers == 2
 
@@ -93,8 +105,10 @@ def test_sdpo_under_two_processes_hands_the_reference_over(tmp_path, tokenizer, 
     sft_dir = save_model(tiny_model_factory(2, tokenizer=tokenizer, seed=0), tmp_path / "sft", tokenizer=tokenizer)
     world = tmp_path / "world"
     good, bad = sentences(40, 5), sentences(40, 6)
+    leak = {"system": "", "question": _eval_items(world), "chosen": "4", "rejected": "5"}  # the launcher drops it
     _jsonl(world / "preferences" / "orca_dpo.jsonl",
-           [{"system": "", "question": f"Tell me {i}.", "chosen": good[i], "rejected": bad[i]} for i in range(20)])
+           [{"system": "", "question": f"Tell me {i}.", "chosen": good[i], "rejected": bad[i]} for i in range(20)]
+           + [leak])
     _jsonl(world / "preferences" / "ultrafeedback.jsonl",
            [{"prompt": f"Say {i}.", "chosen": [{"role": "user", "content": f"Say {i}."},
                                                 {"role": "assistant", "content": good[i]}],
@@ -106,6 +120,7 @@ def test_sdpo_under_two_processes_hands_the_reference_over(tmp_path, tokenizer, 
             str(tmp_path / "run")]
     sdpo = _launch("solar_utils.alignment.sdpo", *args, "--output-dir", str(tmp_path / "sdpo"), cwd=tmp_path)
     assert sdpo["processes"] == 2 and sdpo["pairs"] == [16, 16] and sdpo["steps"] == [2, 2]
+    assert sdpo["benchmark_filtered"] == {"gsm8k": 1}
     assert sdpo["references"][0] != sdpo["references"][1]  # step 2 trains against step 1's model
     assert sdpo["model"].endswith("step_2/model") and (tmp_path / "sdpo" / "step_2" / "model").is_dir()
     dpo = _launch("solar_utils.alignment.sdpo", *args, "--one-shot", "--output-dir", str(tmp_path / "dpo"), cwd=tmp_path)

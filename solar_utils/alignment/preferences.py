@@ -123,13 +123,15 @@ class PreferenceData:
 
 
 def load_preferences(cfg: AlignmentConfig, tokenizer: PreTrainedTokenizerBase, world_dir: str | Path | None,
-                     run_dir: str | Path | None, seed: int) -> PreferenceData:
-    """Read and convert every source of ``cfg``, drop unusable pairs (counted), hold ``cfg.heldout_per_source``
-    pairs of each apart, then cap and weight the rest as the SFT mixer does."""
+                     run_dir: str | Path | None, seed: int,
+                     keep: Callable[[dict], bool] | None = None) -> PreferenceData:
+    """Read and convert every source of ``cfg`` (the records ``keep`` holds for: the run's
+    :class:`~solar_utils.benchmark_filter.BenchmarkFilter`), drop unusable pairs (counted), hold
+    ``cfg.heldout_per_source`` pairs of each apart, then cap and weight the rest as the SFT mixer does."""
     train, heldout, available, dropped, notes = {}, {}, {}, {}, []
     for source in cfg.sources:
         records = read_records(source, world_dir, run_dir, schemas=PREFERENCE_SCHEMAS,
-                               extra=cfg.heldout_per_source)
+                               extra=cfg.heldout_per_source, keep=keep)
         if records is None:
             notes.append(skipped_note(source))
             continue

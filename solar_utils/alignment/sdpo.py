@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from solar_utils.alignment.preferences import load_preferences
     from solar_utils.alignment.rewards import easiness
+    from solar_utils.benchmark_filter import BenchmarkFilter
     from solar_utils.checkpoints import load_for_scoring
     from solar_utils.config import load_preset
     from solar_utils.training.launch import print_summary, save_once, stage_parser
@@ -173,9 +174,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-dir", type=Path, help="the run folder (sources whose kind is 'stage')")
     parser.add_argument("--one-shot", action="store_true", help="the baseline: DPO on all chunks at once")
     args = parser.parse_args(argv)
-    cfg = load_preset(args.preset).align
+    preset = load_preset(args.preset)
+    cfg = preset.align
     tokenizer = AutoTokenizer.from_pretrained(args.sft_dir)
-    data = load_preferences(cfg, tokenizer, args.world_dir, args.run_dir, args.seed)
+    benchmarks = BenchmarkFilter.for_preset(preset, args.world_dir)
+    data = load_preferences(cfg, tokenizer, args.world_dir, args.run_dir, args.seed, keep=benchmarks)
     accuracy = (easiness(load_for_scoring(args.sft_dir), tokenizer, data.heldout, cfg.max_length)
                 if cfg.order == "easy_to_hard" else None)
     chunks = partition(data.train, cfg.steps, cfg.order, accuracy, args.seed)
@@ -189,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         summary = {"steps": [s.train_steps for s in sdpo.steps],
                    "gamma": [[s.gamma_reference, s.gamma_sft] for s in sdpo.steps],
                    "references": [s.reference_sha256 for s in sdpo.steps], "model": str(sdpo.model_dir)}
-    print_summary({"pairs": [len(c) for c in chunks]} | summary)
+    print_summary({"pairs": [len(c) for c in chunks], "benchmark_filtered": dict(benchmarks.dropped)} | summary)
 
 
 if __name__ == "__main__":

@@ -85,9 +85,11 @@ def h6_figure(results: dict[str, EvalResult], chance: dict[str, float] | None = 
 
 
 def training_texts(preset: Preset, world_dir: Path, run_dir: Path) -> Iterator[str]:
-    """Every training text of the run, for the contamination check: the tiny world's files (all but ``eval/``),
-    notebook 03's synthetic math data, and each hub source the preset trains on, read again at its cap (the rows
-    the stages read: held-out rows included, streamed, nothing kept)."""
+    """Every training text of the run, for the contamination check: the tiny world's files (all but ``eval/``,
+    whole: the world must be clean before any filter), notebook 03's synthetic math data, and each hub source the
+    preset trains on, read again as the stages read it (at its cap, held-out rows included, instruction and
+    preference records through the run's benchmark filter; streamed, nothing kept)."""
+    from solar_utils.benchmark_filter import BenchmarkFilter
     from solar_utils.mathsynth.seeds import read_hub_seeds
     from solar_utils.records import read_records
 
@@ -98,11 +100,13 @@ def training_texts(preset: Preset, world_dir: Path, run_dir: Path) -> Iterator[s
     for text in (preset.data.pretrain, preset.instruct.replay, preset.merging.math_text):
         if text is not None and text.kind == "hub":
             yield from load_texts(text)
+    keep = BenchmarkFilter.for_preset(preset, world_dir)
     for sources, held in ((preset.instruct.sources, preset.instruct.heldout_per_source),
                           (preset.merging.instruction_sources, 0),
                           (preset.align.sources, preset.align.heldout_per_source)):
         for source in (s for s in sources if s.kind == "hub"):
-            yield from map(json.dumps, read_records(source, None, None, schemas=(source.schema,), extra=held))
+            records = read_records(source, None, None, schemas=(source.schema,), extra=held, keep=keep)
+            yield from map(json.dumps, records)
     if preset.mathsynth.source == "hub":
         yield from map(json.dumps, read_hub_seeds(preset.mathsynth))
 

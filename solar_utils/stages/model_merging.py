@@ -45,11 +45,13 @@ row names (SLERP's t is not reported; ours at t = 0.5 stands beside it)."""
 
 
 def instruction_texts(sources: Sequence[MixtureSource], tokenizer: PreTrainedTokenizerBase, world_dir: Path,
-                      run_dir: Path) -> list[str]:
-    """Every record of ``sources`` (each capped at ``max_used``) rendered as one chat with the tokenizer's template."""
+                      run_dir: Path, keep: Callable[[dict], bool] | None = None) -> list[str]:
+    """Every record of ``sources`` that ``keep`` holds for (the run's
+    :class:`~solar_utils.benchmark_filter.BenchmarkFilter`), each source capped at ``max_used``, rendered as one
+    chat with the tokenizer's template."""
     texts = []
     for source in sources:
-        records = read_records(source, Path(world_dir), Path(run_dir))
+        records = read_records(source, Path(world_dir), Path(run_dir), keep=keep)
         if records is None:
             continue
         for example in convert(records[: source.max_used], source):

@@ -6,6 +6,7 @@ The records and their chat form come from :mod:`solar_utils.records`, the mixer 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,13 +28,16 @@ class Pools:
     replay: list[Example]
 
 
-def load_pools(cfg: InstructConfig, world_dir: Path | None, run_dir: Path | None, seed: int) -> Pools:
-    """Read and convert every source of ``cfg``, holding ``cfg.heldout_per_source`` examples of each apart."""
+def load_pools(cfg: InstructConfig, world_dir: Path | None, run_dir: Path | None, seed: int,
+               keep: Callable[[dict], bool] | None = None) -> Pools:
+    """Read and convert every source of ``cfg`` (the records ``keep`` holds for: the run's
+    :class:`~solar_utils.benchmark_filter.BenchmarkFilter`), holding ``cfg.heldout_per_source`` examples of each
+    apart."""
     train: dict[str, list[Example]] = {}
     heldout: list[Example] = []
     notes = []
     for source in cfg.sources:
-        records = read_records(source, world_dir, run_dir, extra=cfg.heldout_per_source)
+        records = read_records(source, world_dir, run_dir, extra=cfg.heldout_per_source, keep=keep)
         if records is None:
             notes.append(skipped_note(source))
             continue

@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     the main process saves the merged model to ``OUT/model`` and prints a JSON summary."""
     from transformers import AutoTokenizer
 
+    from solar_utils.benchmark_filter import BenchmarkFilter
     from solar_utils.config import load_preset
     from solar_utils.training.launch import print_summary, save_once, stage_parser
     from solar_utils.training.mixture import load_pools, trained_as, variant_mixture
@@ -121,15 +122,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-dir", type=Path, help="the run folder (sources whose kind is 'stage')")
     parser.add_argument("--variant", help="an instruct.variants name (default: instruct.main)")
     args = parser.parse_args(argv)
-    cfg = load_preset(args.preset).instruct
+    preset = load_preset(args.preset)
+    cfg = preset.instruct
     tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
-    pools = load_pools(cfg, args.world_dir, args.run_dir, args.seed)
+    benchmarks = BenchmarkFilter.for_preset(preset, args.world_dir)
+    pools = load_pools(cfg, args.world_dir, args.run_dir, args.seed, keep=benchmarks)
     variant = trained_as(cfg, pools, args.variant or cfg.main)
     mixture = variant_mixture(cfg, variant, pools, args.seed)
     run = instruction_tune(args.model_dir, tokenizer, mixture.examples, pools.heldout, cfg,
                            args.output_dir / "trainer", args.seed)
     save_once(run.model, args.output_dir / "model", tokenizer)
     print_summary({"variant": variant, "steps": run.steps, "used": mixture.used,
+                   "benchmark_filtered": dict(benchmarks.dropped),
                    "heldout_loss": [run.heldout_loss_before, run.heldout_loss_after]})
 
 
