@@ -13,10 +13,10 @@ from typing import Any
 import torch
 from datasets import Dataset
 from transformers import PreTrainedModel, Trainer, TrainerCallback, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from solar_utils.config import PretrainConfig
 from solar_utils.quiet import quietly
+from solar_utils.resume import train_resumable
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,11 @@ def pretrain(model: PreTrainedModel, train_blocks: torch.Tensor, eval_blocks: to
     args = training_arguments(cfg, Path(output_dir), seed, device)
     trainer = Trainer(model=model, args=args, train_dataset=_lm_dataset(train_blocks),
                       eval_dataset=_lm_dataset(eval_blocks[: cfg.eval_blocks]), callbacks=callbacks)
-    last = get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
-    output = trainer.train(resume_from_checkpoint=last)
+    runtime, last = train_resumable(trainer, output_dir)
     return PretrainResult(
         log_history=trainer.state.log_history, steps=trainer.state.global_step,
         tokens_seen=trainer.state.global_step * cfg.batch_size * cfg.seq_len,
-        train_runtime_s=round(output.metrics["train_runtime"], 1), resumed_from=last,
+        train_runtime_s=round(runtime, 1), resumed_from=last,
     )
 
 

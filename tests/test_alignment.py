@@ -221,6 +221,10 @@ def test_adapter_dpo_merges_into_a_standard_model(sft_dir, tokenizer, tmp_path, 
     assert type(run.model).__name__ == "LlamaForCausalLM" and weights_sha256(run.model) != weights_sha256(sft_dir)
     assert run.model.model.layers[0].self_attn.q_proj.weight.dtype == torch.float32
     assert run.loss_start == pytest.approx(LOG2, abs=1e-5) and run.loss_end < run.loss_start
+    if method == "lora":  # a finished run called again loads its adapters and trains no further step
+        again = run_dpo(sft_dir, tokenizer, train, cfg, tmp_path / method, seed=0)
+        assert again.steps == run.steps and again.resumed_from.endswith(f"checkpoint-{run.steps}")
+        assert weights_sha256(again.model) == weights_sha256(run.model)
 
 
 # ---- sDPO ------------------------------------------------------------------------------------------------------

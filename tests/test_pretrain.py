@@ -47,3 +47,15 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny_model_config, tokenize
     assert result.resumed_from.endswith("checkpoint-4")
     for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+def test_a_finished_run_called_again_trains_no_further_step(tiny_model_config, tokenizer, texts, tmp_path):
+    """A rerun of a stage whose training had finished (the runner after a later cell failed) must end with the same
+    model: the Trainer, resumed from the last checkpoint at max_steps, would otherwise train one step more."""
+    straight, first = _run(tiny_model_config, tokenizer, texts, tmp_path / "run")
+    again, result = _run(tiny_model_config, tokenizer, texts, tmp_path / "run")
+    assert result.resumed_from.endswith("checkpoint-8") and result.steps == first.steps == 8
+    assert not (tmp_path / "run" / "checkpoint-9").exists()
+    assert [r for r in result.log_history if "loss" in r] == [r for r in first.log_history if "loss" in r]
+    for (name, a), (_, b) in zip(straight.state_dict().items(), again.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)

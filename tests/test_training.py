@@ -241,8 +241,11 @@ def test_lora_run_resumes_exactly_and_merges_into_a_standard_checkpoint(base_dir
         _continue(base_dir, tokenizer, tmp_path / "resumed", "lora", callbacks=[Interrupt()])
     resumed = _continue(base_dir, tokenizer, tmp_path / "resumed", "lora")
     assert resumed.result.resumed_from.endswith("checkpoint-4") and resumed.result.steps == 8
-    for (name, a), (_, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items()):
-        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    finished = _continue(base_dir, tokenizer, tmp_path / "resumed", "lora")  # called again: loads, trains nothing
+    assert finished.result.resumed_from.endswith("checkpoint-8") and finished.result.steps == 8
+    for other in (resumed, finished):
+        for (name, a), (_, b) in zip(straight.model.state_dict().items(), other.model.state_dict().items()):
+            torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
     assert [s for s, _ in straight.curve] == [0, 4, 8] and straight.curve[-1][1] < straight.curve[0][1]
     out = save_model(straight.model, tmp_path / "merged", tokenizer=tokenizer)
     assert sorted(p.name for p in out.iterdir() if "safetensors" in p.name) == ["model.safetensors"]
@@ -279,6 +282,9 @@ def test_sft_lowers_heldout_instruction_loss_and_resumes(base_dir, tokenizer, tm
     resumed = instruction_tune(base_dir, tokenizer, examples[8:], examples[:8], cfg, tmp_path / "b", seed=3)
     assert resumed.resumed_from.endswith("checkpoint-4")
     assert resumed.heldout_loss_after == pytest.approx(straight.heldout_loss_after, abs=1e-6)
+    finished = instruction_tune(base_dir, tokenizer, examples[8:], examples[:8], cfg, tmp_path / "b", seed=3)
+    assert finished.resumed_from.endswith("checkpoint-8") and finished.steps == 8
+    assert finished.heldout_loss_after == pytest.approx(straight.heldout_loss_after, abs=1e-6)
 
 
 def test_mixture_table_lists_used_and_available_per_source():

@@ -16,7 +16,6 @@ from typing import Any
 import torch
 from datasets import Dataset
 from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 from trl import DPOConfig, DPOTrainer
 
 from solar_utils.alignment.preferences import Preference
@@ -26,6 +25,7 @@ from solar_utils.training.adapters import load_4bit, load_for_training, merge_ad
 from solar_utils.training.arguments import trainer_arguments
 from solar_utils.training.devices import training_device
 from solar_utils.quiet import quietly
+from solar_utils.resume import train_resumable
 
 
 class AlignmentError(ValueError):
@@ -119,8 +119,7 @@ def run_dpo(model_dir: str | Path, tokenizer: PreTrainedTokenizerBase, train: li
                          train_dataset=Dataset.from_list(train),
                          eval_dataset=Dataset.from_list(heldout) if heldout else None,
                          processing_class=tokenizer, callbacks=callbacks)
-    last = get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
-    output = trainer.train(resume_from_checkpoint=last)
+    runtime, last = train_resumable(trainer, output_dir)
     metrics = trainer.evaluate() if heldout else {}
     return DPORun(merge_adapters(trainer.model, model_dir), trainer.state.log_history, trainer.state.global_step,
-                  round(output.metrics["train_runtime"], 1), last, metrics)
+                  round(runtime, 1), last, metrics)

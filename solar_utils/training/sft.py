@@ -15,7 +15,6 @@ from typing import Any
 import torch
 from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
 from solar_utils.config import InstructConfig
@@ -24,6 +23,7 @@ from solar_utils.training.arguments import trainer_arguments
 from solar_utils.training.devices import training_device
 from solar_utils.records import Example, MixtureError
 from solar_utils.quiet import quietly
+from solar_utils.resume import train_resumable
 
 
 @dataclass(frozen=True)
@@ -85,11 +85,10 @@ def instruction_tune(model_dir: str | Path, tokenizer: PreTrainedTokenizerBase, 
                          eval_dataset=Dataset.from_list([as_text(e, tokenizer) for e in heldout]),
                          processing_class=tokenizer, callbacks=callbacks)
     before = trainer.evaluate()["eval_loss"]
-    last = get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
-    output = trainer.train(resume_from_checkpoint=last)
+    runtime, last = train_resumable(trainer, output_dir)
     after = trainer.evaluate()["eval_loss"]
     return SFTRun(merge_adapters(trainer.model, model_dir), before, after, trainer.state.log_history,
-                  trainer.state.global_step, round(output.metrics["train_runtime"], 1), last)
+                  trainer.state.global_step, round(runtime, 1), last)
 
 
 @torch.no_grad()
