@@ -10,6 +10,9 @@ At the end the runner writes the run's report, ``<run>/summary.md``: the paper's
 a short section per stage (its manifest line, its ``headline`` table, links to its figures). Every metric,
 flattened, goes to ``<run>/metrics_flat.json``.
 
+A stage cut short resumes from its Trainer checkpoints only if it runs again with the same inputs; otherwise they
+are removed first (:func:`drop_stale_checkpoints`), so a changed preset, seed or code trains afresh.
+
 Kernels start with CurveZMQ transport encryption (:class:`EncryptedKernelManager`), so ipykernel has no reason
 to warn that it "is running over TCP without encryption".
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -40,6 +44,8 @@ are registered (the notebooks name ``solar-dus``, the kernel ``make setup`` regi
 VERDICTS = ("reproduced", "not reproduced", "unresolved")
 RUNNER_RECORD = "runner.json"
 """Written into a stage's folder when its notebook ran to the end: the inputs it ran with (:func:`stage_inputs`)."""
+STARTED_RECORD = "runner.started.json"
+"""Written into a stage's folder when its notebook starts: the inputs its training checkpoints belong to."""
 
 
 class RunFailed(RuntimeError):
@@ -110,7 +116,9 @@ def run_pipeline(preset: str, output_dir: Path, seed: int = 1234, only: list[str
             print(f"{step}: up to date", flush=True)
             continue
         (stage_dir / RUNNER_RECORD).unlink(missing_ok=True)
-        print(f"{step} …", end="\n" if log_output else "", flush=True)
+        stale = drop_stale_checkpoints(stage_dir, inputs)
+        note = f" ({stale} checkpoint(s) of other inputs removed: training starts afresh)" if stale else ""
+        print(f"{step}{note} …", end="\n" if log_output else "", flush=True)
         again = step if log_output else ""
         started = time.monotonic()
         try:
@@ -121,6 +129,27 @@ def run_pipeline(preset: str, output_dir: Path, seed: int = 1234, only: list[str
         _write_atomic(stage_dir / RUNNER_RECORD, json.dumps(inputs, indent=2, sort_keys=True))
         print(f"{again} {_duration(time.monotonic() - started)}", flush=True)
     return write_summary(run_dir)
+
+
+def drop_stale_checkpoints(stage_dir: Path, inputs: dict[str, Any]) -> int:
+    """Before a stage runs: remove the Trainer checkpoints (``checkpoint-N`` folders) under ``stage_dir`` unless the
+    run that wrote them had these same ``inputs`` (an interrupted run resumes; one with another preset, seed, code
+    or upstream result must not continue from them), then record ``inputs`` as the checkpoints' owner. Returns how
+    many were removed."""
+    started = stage_dir / STARTED_RECORD
+    try:
+        owner = json.loads(started.read_text()) if started.is_file() else None
+    except json.JSONDecodeError:
+        owner = None
+    removed = 0
+    if owner != inputs:
+        for checkpoint in sorted(p for p in stage_dir.rglob("checkpoint-*") if p.is_dir()):
+            if checkpoint.is_dir():  # not inside one removed before
+                shutil.rmtree(checkpoint)
+                removed += 1
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    _write_atomic(started, json.dumps(inputs, indent=2, sort_keys=True))
+    return removed
 
 
 def stage_inputs(run_dir: Path, notebook: Path, preset_sha: str, seed: int) -> dict[str, Any]:

@@ -253,6 +253,23 @@ def test_a_rerun_skips_what_is_up_to_date_and_reruns_from_the_first_change(noteb
     assert json.loads((run / "00_first" / "metrics.json").read_text())["changed"] is True
 
 
+def test_checkpoints_of_other_inputs_are_removed_before_a_stage_runs_again(notebooks: Path, tmp_path: Path, capfd):
+    """A stage cut short resumes from its checkpoints; one run again with other inputs (seed, preset, code, an
+    upstream result) starts afresh, since the Trainer would otherwise continue from the old run's weights."""
+    run = tmp_path / "run"
+    run_pipeline("tiny", run, seed=7, notebooks_dir=notebooks)
+    checkpoint = run / "00_first" / "trainer" / "v2" / "checkpoint-4"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "model.safetensors").write_bytes(b"weights")
+    (run / "00_first" / "runner.json").unlink()  # as if cut short after that checkpoint
+    capfd.readouterr()
+    run_pipeline("tiny", run, seed=7, notebooks_dir=notebooks)
+    assert checkpoint.is_dir() and "removed" not in capfd.readouterr().out
+    run_pipeline("tiny", run, seed=8, notebooks_dir=notebooks)
+    assert not checkpoint.exists() and (run / "00_first" / "trainer" / "v2").is_dir()
+    assert "[1/2] 00_first (1 checkpoint(s) of other inputs removed: training starts afresh) …" in capfd.readouterr().out
+
+
 def test_a_run_killed_inside_a_notebook_continues_there_and_ends_with_the_same_metrics(tmp_path: Path):
     folder = tmp_path / "nbs"
     folder.mkdir()
