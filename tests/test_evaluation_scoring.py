@@ -19,6 +19,8 @@ from solar_utils.evaluation import (TASKS, EvalResult, HubSource, MemorySource, 
 from solar_utils.evaluation.cli import register
 from solar_utils.evaluation.sources import dump_source
 from solar_utils.evaluation.toy import build_model, build_tokenizer, toy_setup
+from solar_utils.evaluation.evaluator import take
+from solar_utils.evaluation.tasks import get_task
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +178,17 @@ def test_overrides_limits_and_training_mode(toy) -> None:
         evaluate(model, tokenizer, ["mmlu_pro"], source=MemorySource(items))
     with pytest.raises(ValueError, match="arc: num_fewshot must be a non-negative integer"):
         evaluate(model, tokenizer, ["arc"], source=MemorySource(items), num_fewshot={"arc": -1})
+
+
+def test_a_limit_takes_the_first_items_and_for_mmlu_every_subject_in_turn() -> None:
+    by_subject = [{"subject": s, "i": i} for s in ("anatomy", "law", "virology") for i in range(4)]  # as on the hub
+    assert [(d["subject"], d["i"]) for d in take(get_task("mmlu"), by_subject, 5)] == [
+        ("anatomy", 0), ("anatomy", 1), ("law", 0), ("law", 1), ("virology", 0)]  # source order kept
+    interleaved = [{"subject": s, "i": i} for i in range(4) for s in ("anatomy", "law", "virology")]  # the world's
+    assert take(get_task("mmlu"), interleaved, 7) == interleaved[:7]
+    arc = [{"id": str(i)} for i in range(5)]
+    assert take(get_task("arc"), arc, 3) == arc[:3] and take(get_task("arc"), arc, None) == arc
+    assert take(get_task("mmlu"), by_subject, 99) == by_subject
 
 
 def test_score_models_is_evaluate_with_the_presets_settings(toy, tmp_path: Path) -> None:

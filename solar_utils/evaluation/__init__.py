@@ -22,8 +22,8 @@ DIFFERENCES = (
     "in full, sharing only single-token continuations); log-likelihoods agree up to float rounding.",
     "mc2 exponentiates max-shifted log-likelihoods (no underflow to 0/0 for very unlikely answers).",
     "A standard error over fewer than two items is NaN (null in results.json) where the harness divides by zero.",
-    "limit takes the first N items of a task; for MMLU that is the first N overall, where the harness takes "
-    "N per subject.",
+    "limit takes N items of a task; for MMLU they are taken round-robin over its subjects (N/57 each on the real "
+    "set), where the harness takes N per subject.",
     "max_gen_toks is a parameter (256 in the harness) so that short-context models can run GSM8K.",
 )
 

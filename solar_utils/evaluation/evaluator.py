@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +96,7 @@ def evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, tasks: 
     prepared = {}
     for name in names:  # check every task's items before spending model time on any
         task = get_task(name)
-        docs = src.eval_items(name)[: limits.get(name)]
+        docs = take(task, src.eval_items(name), limits.get(name))
         if not docs:
             raise ValueError(f"{name}: the source has no evaluation items")
         result.settings["num_fewshot"][name] = k = shots.get(name, task.num_fewshot)
@@ -107,6 +108,24 @@ def evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, tasks: 
     if output_dir is not None:
         result.write(output_dir)
     return result
+
+
+def take(task: Task, docs: list[dict], n: int | None) -> list[dict]:
+    """The ``n`` items of a task that a limit scores (all for None): the first n, or for a task with groups (MMLU's
+    subjects) n taken round-robin over the groups in order of first appearance, so that 300 items cover all 57
+    subjects rather than the first three (the harness's ``--limit`` takes n per subject instead). The items keep
+    their source order."""
+    if n is None or n >= len(docs):
+        return docs
+    first_seen: dict[str, int] = {}
+    seen: Counter[str] = Counter()
+    rank = []  # (place within its group, the group's order)
+    for doc in docs:
+        group = task.group(doc)
+        rank.append((seen[group], first_seen.setdefault(group, len(first_seen))))
+        seen[group] += 1
+    chosen = sorted(range(len(docs)), key=rank.__getitem__)[:n]
+    return [docs[i] for i in sorted(chosen)]
 
 
 def preset_source(settings: EvalConfig, world_dir: str | os.PathLike) -> SourceLike:
