@@ -3,6 +3,7 @@
 #   make lab         open JupyterLab on notebooks/ (the notebooks name the solar-dus kernel)
 #   make pipeline    run every notebook at the tiny preset into runs/tiny (those already up to date there are skipped)
 #   make test        run the whole test suite (it executes the tiny pipeline once, then checks every stage); CI runs this
+#   make site        build the course site from the tiny run (runs/tiny, made first if needed) into build/course/html
 #   make test-fast   run the unit tests only, not the notebooks (about two minutes on a 2-core CPU): the edit loop
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +12,7 @@ RUN_DIR ?= runs/tiny
 BIN := $(VENV)/bin
 KERNEL := solar-dus
 
-.PHONY: setup lab pipeline test test-fast
+.PHONY: setup lab pipeline site test test-fast
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -19,7 +20,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,lab]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,lab,site]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (solar-dus)"
 	touch $@
 
@@ -28,6 +29,9 @@ lab: setup  # as root (containers), JupyterLab needs --allow-root
 
 pipeline: setup
 	$(BIN)/solar-repro run --preset tiny --output-dir $(RUN_DIR)
+
+site: pipeline  # --browser also renders every page in headless Chromium (needs Debian's chromium)
+	$(BIN)/python course/build.py --run-dir $(RUN_DIR) --out build/course $(if $(wildcard /usr/bin/chromium),--browser)
 
 test: setup
 	$(BIN)/python -m pytest

@@ -310,3 +310,19 @@ def test_a_stage_rerun_with_the_same_seed_writes_the_same_metrics(run_dir, tmp_p
         (run_dir / "03_synthetic_math" / "metrics.json").read_text()
     for name in ("synth_math_instruct.jsonl", "synth_math_alignment.jsonl"):
         assert (again / "03_synthetic_math" / name).read_bytes() == (run_dir / "03_synthetic_math" / name).read_bytes()
+
+
+def test_course_site_builds_from_the_run_and_renders(run_dir, tmp_path):
+    """``make site`` on this run: every page builds from the executed notebooks, its links resolve, and (where
+    Chromium is installed; CI requires it) every page renders in headless Chromium with its figures."""
+    import subprocess
+    import sys
+
+    browser = Path("/usr/bin/chromium").is_file() or os.environ.get("SOLAR_REQUIRE_BROWSER")
+    build = Path(__file__).parent.parent / "course" / "build.py"
+    done = subprocess.run([sys.executable, str(build), "--run-dir", str(run_dir), "--out", str(tmp_path),
+                           *(["--browser"] if browser else [])], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ("rendered in Chromium" in done.stdout) == bool(browser)
+    page = (tmp_path / "html" / "notebooks" / "02_continued_pretraining.html").read_text()
+    assert page.count("<img") >= 2 and "What we measured" in page

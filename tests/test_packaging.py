@@ -46,7 +46,7 @@ def test_conda_binder_and_ci_install_with_the_same_pins():
 def test_make_setup_brings_jupyterlab_and_the_projects_kernel():
     makefile = (ROOT / "Makefile").read_text()
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    assert '-e ".[test,lab]"' in makefile and {_name(r) for r in extras["lab"]} >= {"jupyterlab", "ipywidgets"}
+    assert '-e ".[test,lab,site]"' in makefile and {_name(r) for r in extras["lab"]} >= {"jupyterlab", "ipywidgets"}
     assert "ipykernel install --sys-prefix --name $(KERNEL)" in makefile and "KERNEL := solar-dus" in makefile
     assert re.search(r"^lab: setup.*\n\t\$\(BIN\)/jupyter lab notebooks/", makefile, re.M)
 
