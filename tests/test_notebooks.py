@@ -7,6 +7,7 @@ Set ``SOLAR_TEST_RUN_DIR`` to check an existing run folder instead of executing 
 import json
 import math
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -216,6 +217,15 @@ def test_sft_lowers_heldout_instruction_loss(run_dir):
     stage = run_dir / "04_instruction_tuning"
     assert all((stage / f"sft_{name}" / "model.safetensors").is_file() for name in m["variants"])
     assert AutoModelForCausalLM.from_pretrained(stage / "model").config.num_hidden_layers == 12
+
+
+def test_sft_math_says_whether_the_worked_answers_read_the_question(run_dir):
+    # measured for seed 1234 (2026-12-04): v2 and v3 start as the reference in 1-3 of 100 answers; no model of the
+    # tiny run reads the word problem's numbers, which is why GSM8K stays at a few lucky points
+    note = metrics(run_dir, "04_instruction_tuning")["claims"]["sft-math"]["note"]
+    firsts = [int(n) for n in re.findall(r"reference's in (\d+) of 100 answers", note)]
+    assert note.startswith("v2: ") and "; v3: " in note and len(firsts) == 2
+    assert max(firsts) <= 10, note
 
 
 def test_sdpo_hands_the_reference_over_and_aligns(run_dir):

@@ -9,7 +9,7 @@ from typing import Any
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from solar_utils import claims
-from solar_utils.evaluation import TASKS, EvalResult, paired_difference
+from solar_utils.evaluation import TASKS, EvalResult, paired_difference, worked_answers
 from solar_utils.evaluation.paired import from_gaps, mean_contrast
 from solar_utils.merging import merge_models
 from solar_utils.records import Example
@@ -115,11 +115,15 @@ def average(models: list[PreTrainedModel]) -> PreTrainedModel:
 
 def math_and_merge_claims(results: dict[str, EvalResult], math: str = "v3", without: str = "v2",
                           pair: tuple[str, str] = ("v3", "v4"), merged: str = "v3+v4") -> dict:
-    """sft-math (GSM8K of ``math`` minus ``without``) and sft-merge (H6 of ``merged`` minus the better of ``pair``),
-    paired; a claim whose variants were not trained (e.g. an optional source missing) is left out."""
+    """sft-math (GSM8K of ``math`` minus ``without``, its note saying whether each one's worked answers start from
+    the question) and sft-merge (H6 of ``merged`` minus the better of ``pair``), paired; a claim whose variants
+    were not trained (e.g. an optional source missing) is left out."""
     measured = {}
     if {math, without} <= set(results):
-        measured["sft-math"] = claims.judge("sft-math", paired_difference(results[math], results[without], "gsm8k"))
+        steps = "; ".join(worked_answers.describe(name, worked_answers.summary(results[name].samples["gsm8k"]))
+                          for name in (without, math))
+        measured["sft-math"] = claims.judge("sft-math", paired_difference(results[math], results[without], "gsm8k"),
+                                            note=steps)
     if {merged, *pair} <= set(results):
         better = max(pair, key=lambda name: results[name].h6)
         measured["sft-merge"] = claims.judge("sft-merge", mean_contrast([results[merged], results[better]],
