@@ -4,7 +4,7 @@
 #   make pipeline    run every notebook at the tiny preset into runs/tiny (those already up to date there are skipped)
 #   make test        run the whole test suite (it executes the tiny pipeline once, then checks every stage); CI runs this
 #   make site        build the course site from the tiny run (runs/tiny, made first if needed) into build/course/html
-#   make test-fast   run the unit tests only, not the notebooks (about two minutes on a 2-core CPU): the edit loop
+#   make test-fast   run the unit tests only, not the notebooks (about three minutes on a 2-core CPU): the edit loop
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
