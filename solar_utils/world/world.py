@@ -85,16 +85,23 @@ class World:
         for records in (*self._instructions.values(), *self._preferences.values(), self._math_seeds):
             yield from (_record_text(r) for r in records)
 
+    def checked_texts(self) -> Iterator[str]:
+        """Every text of the world outside its evaluation sets: :meth:`training_texts` and the held-out corpus,
+        which notebook 07's contamination check reads too (a held-out block holding an item's text would also
+        make held-out loss measure the benchmark)."""
+        yield from self.training_texts()
+        yield from self._corpus["heldout"]
+
     def index(self, n: int | None = None) -> NgramIndex:
-        """The n-gram index of :meth:`training_texts` (``n`` defaults to ``config.ngram_n``), built once."""
+        """The n-gram index of :meth:`checked_texts` (``n`` defaults to ``config.ngram_n``), built once."""
         n = n or self.config.ngram_n
         if n not in self._indexes:
-            self._indexes[n] = NgramIndex(self.training_texts(), n)
+            self._indexes[n] = NgramIndex(self.checked_texts(), n)
         return self._indexes[n]
 
     def heldout_report(self, n: int | None = None) -> dict[str, int]:
         """Per task, how many evaluation items share an n-gram (or, if shorter than n, their whole text) with
-        any training text. Zero everywhere is the held-out guarantee."""
+        any text of :meth:`checked_texts`. Zero everywhere is the held-out guarantee."""
         index = self.index(n)
         return {t: sum(index.contains(normalise(overlap_text(t, item))) for item in self._evals[t]) for t in TASKS}
 
@@ -133,7 +140,7 @@ def _write(path: Path, data: bytes) -> None:
 
 def build_world(config: WorldConfig | None = None, seed: int = 1234) -> World:
     """Generate the whole world from ``seed``; evaluation items are drawn last and rejected if they overlap any
-    training text (corpus, instructions, preferences, math seeds)."""
+    other text of the world (corpus, held-out corpus, instructions, preferences, math seeds)."""
     cfg = config or WorldConfig()
     u = sample_universe(cfg, seed)
     train = build_corpus(u, cfg, seed, "train")
