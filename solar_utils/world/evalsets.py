@@ -11,8 +11,8 @@ What each task measures in this world:
 - winogrande: size and person knowledge in sentence frames absent from the corpus.
 - gsm8k: seen 2-step templates with reserved number tuples, plus held-out forms (3 steps, division, new
   wordings); the few-shot pool has seen templates only.
-Evaluation items never share an n-gram with any other text of the world (see ``overlap``); few-shot items never repeat an
-evaluation item's question with its answer.
+Evaluation items never share an n-gram with any other text of the world (see ``overlap``); few-shot items never
+repeat an evaluation item's question with its answer.
 """
 
 from __future__ import annotations
